@@ -1,0 +1,210 @@
+// Emulation of tree-sitter-python's external scanner, byte by byte
+// (reference: node_modules/tree-sitter-python/src/scanner.c, v0.25). Tokens: `_newline`,
+// `_indent`, `_dedent` (zero-width, decided by the indentation of the next significant line; a tab
+// counts 8 columns; no newline/dedent inside brackets), `string_start` / `_string_content` /
+// `escape_interpolation` / `string_end` with a delimiter stack (f-, raw, bytes, triple-quoted).
+// `comment` is an ordinary lexeme in grammar.json. The engine protocol is in
+// src/engine/grammar/scanner.ts; every state here is plain JSON.
+import type { ScannerHooks, ScannerModule, ScannerVerdict, StepResult } from '../../src/engine/grammar/scanner';
+
+// Indices in grammar.json `externals`.
+const NEWLINE = 0, INDENT = 1, DEDENT = 2, STRING_START = 3, STRING_CONTENT = 4, ESCAPE_INTERPOLATION = 5,
+  STRING_END = 6, CLOSE_BRACKET = 8, CLOSE_PAREN = 9, CLOSE_BRACE = 10, EXCEPT = 11;
+// Delimiter flags (scanner.c `Flags`).
+const SINGLE = 1, DOUBLE = 2, BACK = 4, RAW = 8, FORMAT = 16, TRIPLE = 32, BYTES = 64;
+
+/** Persistent state: indent stack, delimiter stack, inside an f-string. */
+export interface PyExt { i: number[]; d: number[]; f: number }
+
+/** A run: `m` is the mode (B begin, L layout, C string content, E escaped brace, S string start). */
+interface PyRun {
+  m: 'B' | 'L' | 'C' | 'E' | 'S';
+  /** Valid externals (bit i = external i). */
+  v: number;
+  e: PyExt;
+  // layout
+  eol?: number; ind?: number; fci?: number; sub?: number;
+  // string content / start
+  has?: number; q?: number; fl?: number; br?: number;
+}
+
+const ch = (s: string) => s.charCodeAt(0);
+const NL = 10, CR = 13, FF = 12, TAB = 9, SP = 32, HASH = ch('#'), BSL = ch('\\'), LBRACE = ch('{'), RBRACE = ch('}');
+const DQ = ch('"'), SQ = ch("'"), BQ = ch('`');
+
+function endChar(flags: number): number {
+  return flags & SINGLE ? SQ : flags & DOUBLE ? DQ : flags & BACK ? BQ : 0;
+}
+const valid = (r: PyRun, i: number) => ((r.v >> i) & 1) === 1;
+const verdict = (token: number, ext: PyExt, refeed: number[], refeedRun = false): { verdict: ScannerVerdict<PyExt> } => ({ verdict: { token, ext, refeed, refeedRun } });
+
+function begin(ext: PyExt, isValid: (i: number) => boolean): PyRun {
+  let v = 0;
+  for (let i = 0; i <= EXCEPT; i++) if (isValid(i)) v |= 1 << i;
+  return { m: 'B', v, e: ext };
+}
+
+/** Zero-width layout decision at the first significant character (`c`, or -1 at end of input). */
+function layoutDecision(r: PyRun, c: number): StepResult<PyExt, PyRun> {
+  // Layout tokens are zero-width at the run's start: everything the run read is read again.
+  const refeed = c >= 0 ? [c] : [];
+  const eol = c < 0 ? 1 : r.eol ?? 0;
+  const ind = c < 0 ? 0 : r.ind ?? 0;
+  const fci = r.fci ?? -1;
+  if (!eol) return null;
+  const e = r.e;
+  const cur = e.i[e.i.length - 1];
+  if (valid(r, INDENT) && ind > cur) return verdict(INDENT, { ...e, i: [...e.i, ind] }, refeed, true);
+  const quote = c === DQ || c === SQ || c === BQ;
+  const withinBrackets = valid(r, CLOSE_BRACE) || valid(r, CLOSE_PAREN) || valid(r, CLOSE_BRACKET);
+  if ((valid(r, DEDENT) || (!valid(r, NEWLINE) && !(valid(r, STRING_START) && quote) && !withinBrackets)) &&
+      ind < cur && !e.f && fci < cur) {
+    return verdict(DEDENT, { ...e, i: e.i.slice(0, -1) }, refeed, true);
+  }
+  if (valid(r, NEWLINE)) return verdict(NEWLINE, e, refeed, true);
+  return null;
+}
+
+function isPrefixLetter(c: number): boolean {
+  return 'fFtTrRbBuU'.includes(String.fromCharCode(c));
+}
+
+function layoutStep(r: PyRun, c: number): StepResult<PyExt, PyRun> {
+  const sub = r.sub ?? 0;
+  if (sub === 1) { // inside a comment line: skip to the newline (consumed)
+    return { run: { ...r, sub: c === NL ? 0 : 1, ind: c === NL ? 0 : r.ind } };
+  }
+  if (sub === 2) { // after a backslash
+    if (c === CR) return { run: { ...r, sub: 3 } };
+    if (c === NL) return { run: { ...r, sub: 0 } };
+    return null;
+  }
+  if (sub === 3) { // after backslash + CR
+    if (c === NL) return { run: { ...r, sub: 0 } };
+    return null;
+  }
+  const lay = valid(r, INDENT) || valid(r, DEDENT) || valid(r, NEWLINE) || valid(r, EXCEPT);
+  if (c === NL) return { run: { ...r, eol: 1, ind: 0 } };
+  if (c === SP) return { run: { ...r, ind: (r.ind ?? 0) + 1 } };
+  if (c === CR || c === FF) return { run: { ...r, ind: 0 } };
+  if (c === TAB) return { run: { ...r, ind: (r.ind ?? 0) + 8 } };
+  if (c === HASH && lay) {
+    if (!r.eol) return null; // a comment after code on the same line: no layout token
+    return { run: { ...r, sub: 1, fci: (r.fci ?? -1) === -1 ? (r.ind ?? 0) : r.fci } };
+  }
+  if (c === BSL) return { run: { ...r, sub: 2 } };
+  return layoutDecision(r, c);
+}
+
+function contentStep(r: PyRun, c: number): StepResult<PyExt, PyRun> {
+  const e = r.e;
+  const top = e.d[e.d.length - 1];
+  const end = endChar(top);
+  const has = r.has ?? 0;
+  const sub = r.sub ?? 0;
+  const pop = (): PyExt => ({ ...e, d: e.d.slice(0, -1), f: 0 });
+  switch (sub) {
+    case 10: // raw: after a backslash
+      if (c === end || c === BSL) return { run: { ...r, sub: 11 } };
+      return contentStep({ ...r, sub: 11 }, c);
+    case 11: // raw: maybe a line continuation
+      if (c === CR) return { run: { ...r, sub: 12 } };
+      if (c === NL) return { run: { ...r, sub: 0 } };
+      return contentStep({ ...r, sub: 0 }, c);
+    case 12:
+      if (c === NL) return { run: { ...r, sub: 0 } };
+      return contentStep({ ...r, sub: 0 }, c);
+    case 20: // bytes: after a backslash
+      if (c === ch('N') || c === ch('u') || c === ch('U')) return { run: { ...r, sub: 21 } };
+      return has ? verdict(STRING_CONTENT, e, [BSL, c]) : null;
+    case 21: // bytes: the character after \N, \u, \U is content too
+      return { run: { ...r, sub: 0, has: 1 } };
+    case 30: // triple: one closing quote seen
+      if (c === end) return { run: { ...r, sub: 31 } };
+      return verdict(STRING_CONTENT, e, [c]);
+    case 31: // triple: two closing quotes seen
+      if (c === end) return has ? verdict(STRING_CONTENT, e, [end, end, c]) : verdict(STRING_END, pop(), []);
+      return verdict(STRING_CONTENT, e, [c]);
+  }
+  if ((c === LBRACE || c === RBRACE) && top & FORMAT) return has ? verdict(STRING_CONTENT, e, [c]) : null;
+  if (c === BSL) {
+    if (top & RAW) return { run: { ...r, sub: 10 } };
+    if (top & BYTES) return { run: { ...r, sub: 20 } };
+    return has ? verdict(STRING_CONTENT, e, [c]) : null;
+  }
+  if (c === end) {
+    if (top & TRIPLE) return { run: { ...r, sub: 30 } };
+    return has ? verdict(STRING_CONTENT, e, [c]) : verdict(STRING_END, pop(), []);
+  }
+  if (c === NL && has && !(top & TRIPLE)) return null;
+  return { run: { ...r, sub: 0, has: 1 } };
+}
+
+function startStep(r: PyRun, c: number): StepResult<PyExt, PyRun> {
+  const fl = r.fl ?? 0;
+  const push = (flags: number): PyExt => ({ ...r.e, d: [...r.e.d, flags], f: flags & FORMAT ? 1 : 0 });
+  const sub = r.sub ?? 0;
+  if (sub === 1) { // one quote seen
+    const end = endChar(fl);
+    if (c === end) return { run: { ...r, sub: 2 } };
+    return verdict(STRING_START, push(fl), [c]);
+  }
+  if (sub === 2) { // two quotes seen: a third makes a triple-quoted string
+    const end = endChar(fl);
+    if (c === end) return verdict(STRING_START, push(fl | TRIPLE), []);
+    return verdict(STRING_START, push(fl), [end, c]);
+  }
+  if (c === ch('f') || c === ch('F') || c === ch('t') || c === ch('T')) return { run: { ...r, fl: fl | FORMAT } };
+  if (c === ch('r') || c === ch('R')) return { run: { ...r, fl: fl | RAW } };
+  if (c === ch('b') || c === ch('B')) return { run: { ...r, fl: fl | BYTES } };
+  if (c === ch('u') || c === ch('U')) return { run: { ...r } };
+  if (c === BQ) return verdict(STRING_START, push(fl | BACK), []);
+  if (c === SQ) return { run: { ...r, fl: fl | SINGLE, sub: 1 } };
+  if (c === DQ) return { run: { ...r, fl: fl | DOUBLE, sub: 1 } };
+  return null;
+}
+
+function step(r: PyRun, c: number): StepResult<PyExt, PyRun> {
+  switch (r.m) {
+    case 'B': {
+      const hasDelims = r.e.d.length > 0;
+      if (valid(r, ESCAPE_INTERPOLATION) && hasDelims && (c === LBRACE || c === RBRACE) && r.e.d[r.e.d.length - 1] & FORMAT) {
+        return { run: { m: 'E', v: r.v, e: r.e, br: c } };
+      }
+      if (valid(r, STRING_CONTENT) && hasDelims) return contentStep({ m: 'C', v: r.v, e: r.e }, c);
+      if (c === NL || c === SP || c === CR || c === FF || c === TAB || c === BSL || c === HASH) {
+        return layoutStep({ m: 'L', v: r.v, e: r.e }, c);
+      }
+      if (valid(r, STRING_START) && (isPrefixLetter(c) || c === DQ || c === SQ || c === BQ)) {
+        return startStep({ m: 'S', v: r.v, e: r.e }, c);
+      }
+      return null;
+    }
+    case 'E':
+      return c === r.br ? verdict(ESCAPE_INTERPOLATION, r.e, []) : null;
+    case 'C': return contentStep(r, c);
+    case 'L': return layoutStep(r, c);
+    case 'S': return startStep(r, c);
+  }
+}
+
+function eof(r: PyRun): ScannerVerdict<PyExt> | null {
+  let res: StepResult<PyExt, PyRun> = null;
+  if (r.m === 'B' || r.m === 'L') res = layoutDecision(r, -1);
+  else if (r.m === 'S' && r.sub === 1) res = verdict(STRING_START, { ...r.e, d: [...r.e.d, r.fl ?? 0], f: (r.fl ?? 0) & FORMAT ? 1 : 0 }, []);
+  else if (r.m === 'S' && r.sub === 2) res = verdict(STRING_START, { ...r.e, d: [...r.e.d, r.fl ?? 0], f: (r.fl ?? 0) & FORMAT ? 1 : 0 }, [endChar(r.fl ?? 0)]);
+  return res && 'verdict' in res ? res.verdict : null;
+}
+
+export const pythonHooks: ScannerHooks<PyExt, PyRun> = {
+  initial: { i: [0], d: [], f: 0 },
+  begin,
+  step,
+  eof,
+};
+
+export const pythonScanner: ScannerModule = {
+  language: 'python',
+  version: '1',
+  hooks: pythonHooks,
+};

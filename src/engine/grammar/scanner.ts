@@ -1,0 +1,63 @@
+// The interface between the grammar engine and a language's external-scanner emulation
+// (grammars/<language>/scanner.ts). tree-sitter grammars delegate some tokens to a hand-written C
+// scanner (src/scanner.c in each npm package); Trellis re-implements each one as pure functions
+// over plain data, which the engine runs byte by byte next to its regex lexer:
+//
+// - `externalLexemes`: externals that are plain regular lexemes (JavaScript's `html_comment`):
+//   compiled like any PATTERN.
+// - `hooks`: a stateful emulation for the rest (indentation, string delimiters, semicolons).
+//
+// How the engine drives `hooks` (mirroring tree-sitter, which calls the scanner first at every
+// token boundary and falls back to the internal lexer when it returns false):
+// 1. At each lexeme boundary the engine calls `begin(ext, valid)`; `valid(i)` says whether the
+//    parser expects external i (index in grammar.json `externals`). A non-null result is a *run*.
+// 2. Each following byte goes to `step(run, byte)` AND to the regex lexer, in parallel. `step`
+//    returns the next run, `null` (the scanner returns false: only the lexer continues), or a
+//    verdict `{ token, ext, refeed }`: the scanner emits external `token`, the persistent state
+//    becomes `ext`, and the bytes in `refeed` (those after the token's end, always including the
+//    current byte, or every byte of the run for a zero-width token) are fed again from the new
+//    boundary. A verdict wins over the lexer's hypothesis.
+// 3. At end of input the engine calls `eof(run)` (same verdicts).
+// Runs and ext states must be plain JSON data: the engine interns them by their JSON text and
+// memoizes `step`, so after warm-up a scanner byte costs a map lookup.
+// An external with neither an emulation nor a lexeme is never produced: the grammar still
+// constrains everything else.
+
+/** A decision of the external scanner: emit one external token. */
+export interface ScannerVerdict<E> {
+  /** Index of the token in grammar.json `externals`. */
+  token: number;
+  /** Persistent scanner state after the token. */
+  ext: E;
+  /** Bytes to feed again after the token (see above). */
+  refeed: number[];
+  /**
+   * Zero-width token at the run's start: the engine feeds again every byte the run consumed,
+   * then `refeed`. (The engine keeps those bytes, so runs need not carry them.)
+   */
+  refeedRun?: boolean;
+}
+
+export type StepResult<E, R> = { run: R } | { verdict: ScannerVerdict<E> } | null;
+
+/** A byte-level emulation of an external scanner. `E`: persistent state, `R`: run state. */
+export interface ScannerHooks<E = unknown, R = unknown> {
+  /** Persistent state at the start of a file. */
+  initial: E;
+  /** A run starting at a lexeme boundary, or null when the scanner surely declines here. */
+  begin(ext: E, valid: (external: number) => boolean): R | null;
+  step(run: R, byte: number): StepResult<E, R>;
+  /** End of input inside a run. */
+  eof(run: R): ScannerVerdict<E> | null;
+}
+
+/** Per-language emulation module. */
+export interface ScannerModule {
+  /** Language id this module serves. */
+  language: string;
+  /** Bumped when the emulation changes (part of the compiled-grammar cache key). */
+  version: string;
+  /** External name → u-mode JavaScript regex source for externals that are plain lexemes. */
+  externalLexemes?: Record<string, string>;
+  hooks?: ScannerHooks<any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}

@@ -1,0 +1,60 @@
+// Suffix-aware termination on the real Python grammar (H4's matcher): which check the request
+// gets when the file is sound, broken after the cursor's block, broken inside it, or broken
+// right below the cursor; and that an ending the check allows really parses.
+import { strict as assert } from 'node:assert';
+import { createMatcher, loadGrammar, type CompiledGrammar } from '../../../src/engine/grammar';
+import { preparePrefix, suffixAccepted } from '../../../src/engine/decode/grammar-suffix';
+import type { TokenizerLike } from '../../../src/engine/interfaces';
+
+const enc = new TextEncoder();
+
+/** One token per byte, plus an end token: enough for a matcher that only consumes bytes here. */
+const byteTokenizer: TokenizerLike = {
+  vocabSize: 257,
+  encodeBytes: (b) => Array.from(b),
+  tokenBytes: (id) => (id < 256 ? Uint8Array.of(id) : enc.encode('<|endoftext|>')),
+  decodeBytes: (ids) => Uint8Array.from(ids.filter((i) => i < 256)),
+  specialTokenId: (c) => (c === '<|endoftext|>' ? 256 : undefined),
+  isSpecial: (id) => id === 256,
+  preTokenizeBoundaries: (b) => [0, b.length],
+};
+
+describe('suffix-aware termination on real Python', function () {
+  this.timeout(60_000);
+  let g: CompiledGrammar;
+  before(() => {
+    g = loadGrammar('python');
+  });
+  const plan = (prefix: string, suffix: string) => {
+    const p = preparePrefix(createMatcher(g, null, byteTokenizer), enc.encode(prefix), enc.encode(suffix));
+    return { check: p.plan.check, p };
+  };
+
+  it('uses the full check when the rest of the file is sound', () => {
+    assert.equal(plan('def f(x):\n    return x +', ' 1\n\nprint(f(2))\n').check, 'full');
+    // Mid-line cursor whose line only parses once completed.
+    assert.equal(plan('def f(x):\n    y = g(', '\n    return y\n').check, 'full');
+    // New, empty function body at the end of the file.
+    assert.equal(plan('def f(x):\n    ', '').check, 'full');
+  });
+
+  it('falls back to the block when the file is broken after it', () => {
+    const { check, p } = plan('def f(x):\n    y = ', '\n    return y\n\ndef g(:\n    pass\n');
+    assert.equal(check, 'block');
+    // Ending after "1" closes the block; ending after "(" does not.
+    const m = p.matcher!;
+    const s = m.snapshot();
+    assert.ok(m.consumeBytes(enc.encode('1')) && suffixAccepted(m, p.plan));
+    m.restore(s);
+    assert.ok(m.consumeBytes(enc.encode('(')) && !suffixAccepted(m, p.plan));
+  });
+
+  it('falls back to the next lines when the block itself is broken, and to none right below', () => {
+    assert.equal(plan('def f(x):\n    y = ', '\n    a = 1\n    b = 2\n    c = 3\n    d = (]\n').check, 'lines');
+    assert.equal(plan('def f(x):\n    y = ', '\n    = = =\n').check, 'none');
+  });
+
+  it('disables the grammar when the prefix itself is broken', () => {
+    assert.equal(plan('def f(:\n    x = ', '\n').p.matcher, null);
+  });
+});

@@ -1,0 +1,114 @@
+// The CLI bundle end to end (node dist/cli.js after `node esbuild.mjs`): completions on the real
+// default model, and bad inputs → one line on stderr and exit code 2.
+import * as assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { MODEL_DIR, modelAvailable } from '../runtime/helpers';
+
+const root = path.resolve(__dirname, '../../..');
+const cli = path.join(root, 'dist', 'cli.js');
+
+function run(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', timeout: 60000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Exit code 2 and exactly one line on stderr, no stack trace. */
+function assertUsageFailure(r: ReturnType<typeof run>, pattern: RegExp): void {
+  assert.equal(r.code, 2, `exit code (stderr: ${r.stderr})`);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
+  assert.match(lines[0]!, /^trellis: /);
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+}
+
+describe('cli: complete / infill / info (dist/cli.js, real model)', function () {
+  let dir: string;
+  let file: string;
+  before(function () {
+    if (!modelAvailable()) assert.fail(`the default model is missing: expected ${MODEL_DIR}/onnx/model.onnx`);
+    execFileSync(process.execPath, ['esbuild.mjs'], { cwd: root, stdio: 'pipe' });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-cli-'));
+    file = path.join(dir, 'sample.py');
+    fs.writeFileSync(file, 'import os\n\n\ndef list_python_files(root):\n    result = []\n    for name in os.listdir(root):\n        \n    return result\n');
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('complete --json has text, replace, tokens, stopReason and ms', () => {
+    const r = run('complete', file, '--at', '7:9', '--model', MODEL_DIR, '--json', '--max-tokens', '12', '--seed', '3', '--grammar', 'off', '--healing', 'off');
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(typeof j.text, 'string');
+    assert.deepEqual(j.replace, { from: [7, 9], to: [7, 9] });
+    assert.ok(j.tokens >= 0 && j.tokens <= 12);
+    assert.ok(['eos', 'fim_end', 'max_tokens', 'loop', 'stop_string'].includes(j.stopReason));
+    assert.ok(j.ms.total >= j.ms.firstToken && j.ms.firstToken >= 0);
+    assert.equal(j.stats.generatedTokens, j.tokens);
+    // Same seed, same text; plain output prints the text.
+    const again = run('complete', file, '--line', '7', '--col', '9', '--model', MODEL_DIR, '--max-tokens', '12', '--seed', '3', '--grammar', 'off', '--healing', 'off');
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, j.text.endsWith('\n') ? j.text : `${j.text}\n`);
+  });
+
+  it('infill --candidates returns several candidates for a range', () => {
+    const r = run('infill', file, '--from', '7:9', '--to', '7:9', '--candidates', '2', '--model', MODEL_DIR, '--json', '--max-tokens', '8', '--temperature', '1', '--grammar', 'off', '--healing', 'off');
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.candidates.length, 2);
+    assert.equal(j.text, j.candidates[0].text);
+  });
+
+  it('complete with the default options (grammar mask, exact healing) and the default model folder', function () {
+    // Without --model the CLI uses models/trellis-code-tiny next to the bundle.
+    const args = ['complete', file, '--at', '6:30', '--json', '--max-tokens', '8'];
+    const r = run(...(process.env.TRELLIS_TEST_MODEL ? [...args, '--model', MODEL_DIR] : args));
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.stats.healing, 'exact');
+    assert.deepEqual(j.replace.to, [6, 30]);
+    assert.equal(j.replace.from[1], 30 - j.respelledChars);
+  });
+
+  it('bench decode prints tokens/s and first-token latency', () => {
+    const r = run('bench', 'decode', '--model', MODEL_DIR, '--prompts', '2', '--max-tokens', '8', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.prompts, 2);
+    assert.ok(j.firstTokenMs > 0);
+    assert.ok(j.tokensPerSecond > 0 || j.promptsDecodedAtLeast8 === 0);
+  });
+
+  it('info prints the model', () => {
+    const r = run('info', '--model', MODEL_DIR, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.fimTokens.prefix, '<fim_prefix>');
+    assert.ok(j.vocabSize > 256 && j.contextLength > 0);
+  });
+
+  it('bad inputs: one line on stderr, exit code 2', () => {
+    assertUsageFailure(run('complete', path.join(dir, 'missing.py'), '--at', '1:1', '--model', MODEL_DIR), /file not found: .*missing\.py/);
+    assertUsageFailure(run('complete', file, '--at', '99:1', '--model', MODEL_DIR), /line 99 is past the end/);
+    assertUsageFailure(run('complete', file, '--at', '1:50', '--model', MODEL_DIR), /column 50 is past the end of line 1/);
+    assertUsageFailure(run('complete', file, '--offset', '100000', '--model', MODEL_DIR), /past the end/);
+    assertUsageFailure(run('complete', file, '--at', 'x', '--model', MODEL_DIR), /LINE:COL/);
+    assertUsageFailure(run('complete', file, '--at', '1:1', '--temperature', 'hot', '--model', MODEL_DIR), /--temperature expects a number/);
+    assertUsageFailure(run('complete', file, '--at', '1:1', '--bogus'), /bogus/);
+    assertUsageFailure(run('complete', file), /needs a position/);
+    assertUsageFailure(run('frobnicate'), /unknown command/);
+    // A broken model folder: config.json only.
+    const broken = path.join(dir, 'broken-model');
+    fs.mkdirSync(broken, { recursive: true });
+    fs.copyFileSync(path.join(MODEL_DIR, 'config.json'), path.join(broken, 'config.json'));
+    assertUsageFailure(run('complete', file, '--at', '1:1', '--model', broken), /missing tokenizer\.json/);
+    fs.writeFileSync(path.join(broken, 'config.json'), '{ not json');
+    assertUsageFailure(run('complete', file, '--at', '1:1', '--model', broken), /config\.json is not valid JSON/);
+    // A binary file.
+    const bin = path.join(dir, 'data.bin');
+    fs.writeFileSync(bin, Buffer.from([0x61, 0x00, 0x62, 0x0a]));
+    assertUsageFailure(run('complete', bin, '--at', '1:1', '--model', MODEL_DIR), /NUL bytes/);
+  });
+});

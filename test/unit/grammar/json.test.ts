@@ -1,0 +1,42 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import { check, accepts, matcher } from './helpers';
+import { findPackageFile } from '../../../src/engine/grammar/load';
+
+const enc = new TextEncoder();
+
+describe('grammar engine: JSON', () => {
+  it('accepts JSON documents and rejects broken ones at the right byte', () => {
+    assert.ok(accepts('json', '{"a": [1, -2.5e3, true, false, null, "x\\n\\u00e9"], "b": {}}'));
+    assert.ok(accepts('json', '  [ ]  \n'));
+    assert.ok(accepts('json', '{"//": "comment key", "url": "http://x//y"}'));
+    assert.deepEqual(check('json', '{"a": }'), { accepted: false, deadAt: 6 });
+    assert.deepEqual(check('json', '[1 2]'), { accepted: false, deadAt: 3 });
+    assert.deepEqual(check('json', 'truex'), { accepted: false, deadAt: 4 });
+    assert.deepEqual(check('json', '[1, 2'), { accepted: false, deadAt: null });
+    assert.equal(accepts('json', '{"a" 1}'), false);
+  });
+
+  it('accepts real JSON files from node_modules, every prefix viable', () => {
+    for (const [pkg, rel] of [['typescript', 'package.json'], ['tree-sitter-json', 'src/node-types.json'], ['tree-sitter-python', 'tree-sitter.json']]) {
+      const f = findPackageFile(pkg, rel)!;
+      assert.deepEqual(check('json', fs.readFileSync(f, 'utf8')), { accepted: true, deadAt: null }, f);
+    }
+  });
+
+  it('snapshot/restore, consumeBytes and acceptsSuffix leave the state as promised', () => {
+    const m = matcher('json');
+    assert.ok(m.consumeBytes(enc.encode('{"a": [1')));
+    const snap = m.snapshot();
+    assert.equal(m.isAccepting(), false);
+    assert.ok(m.acceptsSuffix(enc.encode(']}')));
+    assert.equal(m.acceptsSuffix(enc.encode(']]')), false);
+    assert.equal(m.consumeBytes(enc.encode('}}')), false, 'a dead suffix is refused');
+    assert.ok(m.consumeBytes(enc.encode(', 2]')));
+    m.restore(snap);
+    assert.ok(m.consumeBytes(enc.encode('0]}')));
+    assert.ok(m.isAccepting());
+    m.restore(snap);
+    assert.ok(m.acceptsSuffix(enc.encode(']}')));
+  });
+});
