@@ -108,6 +108,10 @@ export function utf8SequenceLength(bytes: Uint8Array, i: number, end = bytes.len
 /** True when `bytes` is well-formed UTF-8 that does not end inside a character. */
 export function isCompleteUtf8(bytes: Uint8Array): boolean {
   for (let i = 0; i < bytes.length; ) {
+    if (bytes[i] < 0x80) {
+      i++;
+      continue;
+    }
     const n = utf8SequenceLength(bytes, i);
     if (n === 0) return false;
     i += n;
@@ -206,11 +210,9 @@ export interface LossyText {
  * which may fold several bytes into one), so every UTF-16 unit has a definite byte offset.
  */
 export function decodeWithOffsets(bytes: Uint8Array): LossyText {
-  try {
-    return { text: strictDecoder.decode(bytes) };
-  } catch {
-    // fall through to the slow path
-  }
+  // Validate first rather than catch a fatal decoder's exception: callers such as healing pass
+  // many short windows cut inside characters, and exceptions cost far more than this scan.
+  if (isCompleteUtf8(bytes)) return { text: lossyDecoder.decode(bytes) };
   const parts: string[] = [];
   const offsets: number[] = [];
   let i = 0;

@@ -112,9 +112,9 @@ export async function startSession(name: string): Promise<Session> {
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-  page.setDefaultTimeout(30_000);
-  await page.goto(url);
-  await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+  page.setDefaultTimeout(60_000); // generous: CI machines have 2 cores
+  await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 180_000 });
+  await page.locator('.monaco-workbench').waitFor({ timeout: 180_000 });
   return {
     dirs,
     url,

@@ -11,6 +11,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see train.py: spinning OpenMP workers starve OpenBLAS
 
 CONFIGS = [  # (d_model, n_layer, n_head, ctx, batch)
     (192, 4, 4, 512, 8),

@@ -376,7 +376,13 @@ def main(argv=None):
     ap.add_argument("--vocab-size", type=int, default=VOCAB_SIZE)
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--verify-only", action="store_true")
+    ap.add_argument("--encode-stdin", metavar="TOKENIZER_JSON",
+                    help="read a JSON list of strings on stdin, print their ids (special tokens recognized) as JSON")
     a = ap.parse_args(argv)
+    if a.encode_stdin:
+        enc = Encoder.load(a.encode_stdin)
+        json.dump([enc.encode(t) for t in json.load(sys.stdin)], sys.stdout)
+        return
     tj_path = os.path.join(a.out, "tokenizer.json")
     if a.verify_only or (not a.force and os.path.exists(tj_path)):
         if not a.verify_only:

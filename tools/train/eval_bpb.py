@@ -24,6 +24,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 REPO = os.path.dirname(os.path.dirname(HERE))
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see train.py: spinning OpenMP workers starve OpenBLAS
 
 import bpe as bpe_mod  # noqa: E402
 import corpus as corpus_mod  # noqa: E402
@@ -66,28 +68,37 @@ def load_model(a):
     return load_model_from_onnx(a.model)
 
 
-def nll_sequence(model, ids: list[int], ctx: int, stride: int) -> float:
-    """Sum of -ln p(ids[t] | ids[:t]) for t >= 1, sliding windows of ctx with the given stride."""
-    import torch
-    total = 0.0
-    n = len(ids)
-    scored = 1  # ids[0] is the given <|endoftext|> context
-    start = 0
+def windows(n: int, ctx: int, stride: int) -> list[tuple[int, int, int]]:
+    """(start, end, first_scored) windows covering targets 1..n-1: the first window scores all
+    its targets, each later one the last `stride` (so every token sees >= ctx - stride context)."""
+    out = []
+    start, scored = 0, 1
     while scored < n:
         end = min(n, start + ctx)
-        x = torch.tensor([ids[start:end]])
+        out.append((start, end, scored))
+        scored = end
+        start = end - (ctx - stride)
+    return out
+
+
+def nll_sequence(model, ids: list[int], ctx: int, stride: int, batch: int = 8) -> float:
+    """Sum of -ln p(ids[t] | ids[:t]) for t >= 1 (sliding windows, several per forward call)."""
+    import torch
+    total = 0.0
+    ws = windows(len(ids), ctx, stride)
+    for i in range(0, len(ws), batch):
+        group = ws[i:i + batch]
+        L = max(e - s for s, e, _ in group)
+        x = torch.zeros((len(group), L), dtype=torch.long)
+        for r, (s, e, _) in enumerate(group):
+            x[r, :e - s] = torch.tensor(ids[s:e])  # right padding: causal, so it cannot leak
         with torch.no_grad():
             logits, _ = model(x)
-        logp = torch.log_softmax(logits[0, :-1].float(), dim=-1)
-        tgt = torch.tensor(ids[start + 1:end])
-        lp = logp.gather(1, tgt.unsqueeze(1)).squeeze(1)
-        # positions in window predicting ids[start+1 .. end-1]; score only the not yet scored ones
-        first = scored - (start + 1)
-        total -= lp[first:].sum().item()
-        scored = end
-        if end == n:
-            break
-        start = end - (ctx - stride)  # the next window scores `stride` new tokens
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        for r, (s, e, first) in enumerate(group):
+            tgt = torch.tensor(ids[first:e])
+            pos = torch.arange(first - 1 - s, e - 1 - s)
+            total -= logp[r, pos, tgt].sum().item()
     return total
 
 

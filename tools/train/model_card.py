@@ -30,14 +30,16 @@ def folder_size(d: str) -> int:
 
 
 def log_summary(path: str) -> dict:
-    """Mean tokens/s and the last losses from train.log."""
-    out = {"tok_s": [], "loss_256": [], "loss_512": []}
+    """Tokens/s and losses of the last training segment of train.log (after the last resume)."""
+    out = {"tok_s": [], "loss_256": [], "loss_512": [], "tok_s_256": [], "tok_s_512": []}
     if not os.path.exists(path):
         return out
     with open(path, "rb") as f:
         text = f.read().replace(b"\x00", b"").decode("utf-8", "replace")
+    text = text.split("train: resumed")[-1]
     for m in re.finditer(r"step (\d+) ctx (\d+) loss ([\d.]+) lr \S+ tok/s (\d+)", text):
         out["tok_s"].append(int(m.group(4)))
+        out.setdefault("tok_s_" + m.group(2), []).append(int(m.group(4)))
         out.setdefault("loss_" + m.group(2), []).append(float(m.group(3)))
     return out
 
@@ -133,9 +135,11 @@ def render(out_dir: str) -> str:
                  f"{cfg['n_positions']}-token rows ({args.get('batch')} per step).\n")
     L.append(f"- Training tokens: {tr['training_tokens']:,} ({tr['checkpoint_step']:,} steps), wall time "
              f"{tr['training_minutes']} min.")
-    if lg["tok_s"]:
-        L.append(f"- Throughput: mean {sum(lg['tok_s']) / len(lg['tok_s']):,.0f} tokens/s (range {min(lg['tok_s']):,}-{max(lg['tok_s']):,}) "
-                 "on 2 threads, shared with other jobs on the same 2 cores.")
+    for c_ in ("256", "512"):
+        v = lg.get("tok_s_" + c_) or []
+        if v:
+            L.append(f"- Throughput with {c_}-token rows: median {sorted(v)[len(v) // 2]:,} tokens/s (range {min(v):,}-{max(v):,}), "
+                     "2 threads, while other jobs shared the same 2 cores.")
     if lg["loss_512"]:
         L.append(f"- Final training loss (mean of the last 5 log lines, 512-token rows): "
                  f"{sum(lg['loss_512'][-5:]) / len(lg['loss_512'][-5:]):.3f} nats/token.")
@@ -150,17 +154,39 @@ def render(out_dir: str) -> str:
             L.append(f"| {r['d_model']} | {r['n_layer']} | {r['n_head']} | {r['ctx']} | {r['params'] / 1e6:.2f}M | "
                      f"{r['non_embedding'] / 1e6:.2f}M | {r['tokens_per_s']:,.0f} |")
         L.append("")
-    L.append("With about 1,000-2,000 tokens/s and about 85 minutes, the budget is ~5-10M training tokens "
-             "(~6·N·D ≈ 1-3·10^14 FLOP). At that budget a compute-optimal model has only 1-3M non-embedding "
-             "parameters, so a wider or deeper model would be under-trained and slower at inference; a smaller "
-             "one loses the capacity that completion needs. d_model 256 × 4 layers (3.2M non-embedding) sits "
-             "at the top of that range. The context of 512 tokens keeps ~40 lines of prefix and suffix in "
-             "view; 512-token rows cost about twice as much as 256-token rows on these CPUs (attention), "
-             "hence the sequence-length warm-up. Vocabulary 4096 keeps the embedding (1M parameters) and the "
-             "logits layer small while giving ~3 bytes per token on Python.")
-    L.append("A first run with contiguous packing (each 4k-token batch came from one or two files) stalled at "
-             "the unigram loss (6.8 nats/token, unigram entropy 6.76); drawing rows from a shuffled pool fixed "
-             "it.\n")
+    vb = _load(os.path.join(WORK, "bench_vocab.json")) if os.path.exists(os.path.join(WORK, "bench_vocab.json")) else None
+    if vb:
+        L.append("### Why this vocabulary (measured)\n")
+        L.append(f"`python3 tools/train/bench_vocab.py`: merges trained on a {vb['sample_mb']:.0f} MB sample, held-out bytes "
+                 "per token (more is better: more code per context window and per decoding step):\n")
+        L.append("| vocabulary | embedding parameters (d_model 256) | Python bytes/token | JS/TS bytes/token |\n|---|---|---|---|")
+        for r in vb["results"]:
+            L.append(f"| {r['vocab_size']:,} | {r['embedding_params']:,} | {r['python']:.2f} | {r['javascript/typescript']:.2f} |")
+        by = {r["vocab_size"]: r["python"] for r in vb["results"]}
+        if 2048 in by and 4096 in by and 8192 in by:
+            L.append(f"\nOn Python, going from 4,096 to 8,192 tokens gains {100 * (by[8192] / by[4096] - 1):.0f}% bytes per "
+                     "token but doubles the embedding (+1M parameters, a third of the non-embedding budget) and the "
+                     "per-step logits cost, and rare tokens train poorly on a few million tokens; 2,048 loses "
+                     f"{100 * (1 - by[2048] / by[4096]):.0f}%. 4,096 was kept.\n")
+    L.append("### Why this size\n")
+    L.append("The budget was fixed by the session: about 85 minutes on 2 shared cores. At the measured "
+             "throughput that is ~10M training tokens. A compute-optimal model for that budget "
+             "(Chinchilla: ~20 tokens per parameter at C = 6·N·D) would have only ~1.5M parameters; "
+             "4 layers × 256 (3.2M non-embedding) is about twice that, chosen because completion quality "
+             "needs some depth and width (several attention heads for copying identifiers from the "
+             "context) and because inference, not training, is what users pay for: it still decodes at "
+             "interactive speed on 2 cores (see `bench decode`). The 6-layer and wider variants measured "
+             "above would have seen proportionally fewer tokens. A context of 512 tokens keeps ~40 lines of "
+             "prefix and suffix in view; 512-token rows cost more per token than 256-token rows on these "
+             "CPUs (attention), hence the sequence-length warm-up. Not measured: the loss of the other sizes "
+             "after equal wall time (there was time for one run).\n")
+    L.append("### What went wrong and was fixed on the way (kept for the next run)\n")
+    L.append("- Contiguous packing (each 4k-token batch from one or two files) stalled at the unigram loss "
+             "(6.8 nats/token; unigram entropy 6.76). Drawing rows from a shuffled pool fixed it.")
+    L.append("- With torch's OpenMP workers spinning while OpenBLAS's own threads ran a GEMM, most of the main "
+             "thread's time went to `sched_yield` and throughput was ~800 tokens/s; `OMP_WAIT_POLICY=PASSIVE` "
+             "(set by the scripts) brought it to ~2,900 tokens/s on the same shared machine. The first 20 "
+             "minutes of this run trained at the slow rate.\n")
     if ev:
         L.append("## Evaluation (held-out files)\n")
         L.append("`python3 tools/train/eval_bpb.py` (reads the weights back from `onnx/model.onnx`). Bits per "

@@ -3,7 +3,7 @@
 One command (`npm run train` = `python3 tools/train/train.py`) runs every stage, each idempotent:
   corpus (tools/train/corpus.py) -> BPE tokenizer (bpe.py) -> training (this file, resumable)
   -> ONNX export to models/trellis-code-tiny (export.py) -> held-out evaluation (eval_bpb.py).
-Stages can be run alone with --stage corpus|bpe|train|export|eval.
+Stages can be run alone with --stage corpus|bpe|train|export|eval (eval also writes the model card).
 On a GPU machine: `python3 tools/train/train.py --device cuda --d-model 512 --n-layer 8 ...`.
 
 Importable without side effects: `fim_example`, `token_stream`, `batches` are reused by eval and
@@ -22,6 +22,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 WORK = os.path.join(HERE, "work")
+if __name__ == "__main__":
+    # On a shared 2-core machine, idle OpenMP workers spinning while OpenBLAS's own threads run a
+    # GEMM steal the core those threads need (measured: most of the main thread's time went to
+    # sched_yield). Passive waiting gives the core back. Set before torch is imported.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 CKPT_DIR = os.path.join(WORK, "ckpt")
 
 import corpus as corpus_mod  # noqa: E402
@@ -281,12 +286,27 @@ def main(argv=None):
         bpe_mod.main([])
     if a.stage in ("all", "train"):
         train(a)
-    if a.stage in ("all", "export"):
+    ckpt = os.path.join(a.ckpt_dir, "last.pt")
+    onnx_path = os.path.join(a.out, "onnx", "model.onnx")
+    eval_path = os.path.join(WORK, "eval.json")
+    if a.stage == "export" or (a.stage == "all" and _newer(ckpt, onnx_path)):
         import export
-        export.main(["--ckpt", os.path.join(a.ckpt_dir, "last.pt"), "--out", a.out])
-    if a.stage in ("all", "eval"):
+        export.main(["--ckpt", ckpt, "--out", a.out])
+    elif a.stage == "all":
+        print(f"export: {onnx_path} is newer than {ckpt}, skipping")
+    if a.stage == "eval" or (a.stage == "all" and _newer(onnx_path, eval_path)):
         import eval_bpb
-        eval_bpb.main(["--model", a.out, "--threads", str(a.threads)])
+        eval_bpb.main(["--model", a.out, "--threads", str(a.threads), "--out", eval_path])
+    elif a.stage == "all":
+        print(f"eval: {eval_path} is newer than {onnx_path}, skipping")
+    if a.stage in ("all", "eval"):
+        import model_card
+        model_card.main(["--out", a.out])
+
+
+def _newer(src: str, dst: str) -> bool:
+    """True when dst is missing or older than src (make-style staleness)."""
+    return not os.path.exists(dst) or (os.path.exists(src) and os.path.getmtime(src) > os.path.getmtime(dst))
 
 
 if __name__ == "__main__":

@@ -5,10 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Engine } from '../../engine/engine';
-import { decode } from '../../engine/decode/loop';
-import { Xoshiro128 } from '../../engine/decode/rng';
-import { buildPrompt } from '../../engine/prompt/fimPrompt';
-import { defaultThreads } from '../../engine/runtime/onnxModel';
+import { measureDecode } from '../../engine/decode/throughput';
 import { type Command, UsageError } from '../command';
 import { benchTokenizerCommand } from './bench-tokenizer';
 import { defaultModelDir, parseFlags, round } from './completion-args';
@@ -88,22 +85,7 @@ const decodeBench: Benchmark = {
       // Plain decoding at a fixed length: the end tokens are banned so every prompt decodes
       // `maxTokens` tokens (a small model often ends at once at a line end). Grammar, healing and
       // steering have their own benchmarks, reported as ratios over this one.
-      const m = engine.model;
-      const ends = [...m.eosIds, ...(m.fim?.end !== undefined ? [m.fim.end] : [])];
-      const banned = [...m.bannedIds, ...ends];
-      const params = { temperature: 0, topP: 1, topK: 0, seed: 0, maxTokens, stop: [] };
-      const budget = Math.min(1024, m.geometry.contextLength - maxTokens - 1);
-      const enc = new TextEncoder();
-      const runOne = async (p: { prefix: string; suffix: string }, n: number) => {
-        const started = performance.now();
-        const prompt = buildPrompt({ tokenizer: m.tokenizer, fim: m.fim, order: m.fimOrder }, enc.encode(p.prefix), enc.encode(p.suffix), { maxTokens: budget });
-        const cache = m.model.newCache();
-        const [logits] = (await m.model.forward([{ ids: prompt.ids, cache }])) as [Float32Array];
-        const out = await decode({ model: m.model, tokenizer: m.tokenizer, cache, logits, params: { ...params, maxTokens: n }, rng: new Xoshiro128(0), endTokens: new Map(), banned, startedAt: started });
-        out.cache.dispose();
-        const decodeMs = out.totalMs - out.firstTokenMs;
-        return { promptTokens: prompt.ids.length, generated: out.tokens.length, firstTokenMs: out.firstTokenMs, tokensPerSecond: out.tokens.length > 1 ? ((out.tokens.length - 1) * 1000) / decodeMs : 0 };
-      };
+      const runOne = (p: { prefix: string; suffix: string }, n: number) => measureDecode(engine.model, p.prefix, p.suffix, n);
       await runOne(prompts[0]!, 4); // warm-up
       const results = [];
       for (const p of prompts) results.push(await runOne(p, maxTokens));
@@ -111,11 +93,11 @@ const decodeBench: Benchmark = {
         model: engine.info().name,
         prompts: results.length,
         maxTokens,
-        threads: threads ?? defaultThreads(),
+        threads: engine.model.threads,
         tokensPerSecond: round(median(results.map((r) => r.tokensPerSecond))),
         firstTokenMs: round(median(results.map((r) => r.firstTokenMs))),
         promptTokens: median(results.map((r) => r.promptTokens)),
-        generatedTokens: median(results.map((r) => r.generated)),
+        generatedTokens: median(results.map((r) => r.generatedTokens)),
         loadMs: round(loadMs),
       };
       if (values.json) console.log(JSON.stringify({ bench: 'decode', ...report }));

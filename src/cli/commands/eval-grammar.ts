@@ -11,7 +11,9 @@ import type { CompletionOptions, CompletionResult, GrammarMode } from '../../eng
 import { Engine, defaultPlugins, type EngineLoadOptions, type EnginePlugins } from '../../engine/engine';
 import type { Matcher } from '../../engine/interfaces';
 import { Xoshiro128 } from '../../engine/decode/rng';
-import { grammarPlugin } from '../../engine/decode/grammar';
+import { createGrammarSession, grammarPlugin } from '../../engine/decode/grammar';
+import { decode } from '../../engine/decode/loop';
+import { DEFAULT_OPTIONS } from '../../engine/api';
 import { AsapStore } from '../../engine/decode/asap-trie';
 import { findPackageFile } from '../../engine/grammar/load';
 import { createMatcher, grammarLanguages, loadGrammar, type CompiledGrammar } from '../../engine/grammar';
@@ -39,6 +41,11 @@ export interface GrammarEvalOptions {
   signal?: AbortSignal;
   /** Include every completion in the report. */
   details?: boolean;
+  /**
+   * Cursors of the throughput phase: each mode decodes exactly `maxTokens` tokens there (end
+   * tokens banned), so decode tokens/s compare like with like even when a mode ends early.
+   */
+  throughputCursors: number;
   /** Progress lines (stderr in the CLI). */
   log?: (line: string) => void;
 }
@@ -58,8 +65,11 @@ export interface GrammarEvalRow {
   deadEndShare: number;
   meanLatencyMs: number;
   meanFirstTokenMs: number;
+  /** Generated tokens per second of decoding over the completions of the quality phase. */
   decodeTokensPerSecond: number;
-  /** decodeTokensPerSecond / that of `off` in the same run (NaN without an `off` row). */
+  /** Decode tokens/s of the throughput phase (every mode decodes maxTokens tokens). */
+  forcedTokensPerSecond: number;
+  /** forcedTokensPerSecond / that of `off` in the same run (NaN without an `off` row). */
   tokensPerSecondVsOff: number;
   meanGeneratedTokens: number;
   maskedStepsPerToken: number;
@@ -274,8 +284,10 @@ export async function runGrammarEval(opts: GrammarEvalOptions): Promise<GrammarE
             ),
           }))
         : undefined;
+      const forced = await throughput(engine, cases.slice(0, opts.throughputCursors), opts, store);
+      for (const r of rows) r.forcedTokensPerSecond = forced.get(r.mode) ?? NaN;
       const off = rows.find((r) => r.mode === 'off');
-      for (const r of rows) r.tokensPerSecondVsOff = off && off.decodeTokensPerSecond > 0 ? r.decodeTokensPerSecond / off.decodeTokensPerSecond : NaN;
+      for (const r of rows) r.tokensPerSecondVsOff = off && off.forcedTokensPerSecond > 0 ? r.forcedTokensPerSecond / off.forcedTokensPerSecond : NaN;
       return {
         model: engine.info().name,
         source,
@@ -294,6 +306,53 @@ export async function runGrammarEval(opts: GrammarEvalOptions): Promise<GrammarE
     parser.delete();
   }
 }
+
+/**
+ * Decode speed per mode with the end tokens banned: every mode decodes `maxTokens` tokens from
+ * the same prompts (modes interleaved per cursor). Time runs from the first to the last token,
+ * so prefill and the grammar's per-request preparation are not counted.
+ */
+async function throughput(engine: Engine, cases: Case[], opts: GrammarEvalOptions, store: AsapStore): Promise<Map<GrammarMode, number>> {
+  const l = engine.model;
+  const tok = l.tokenizer;
+  const ends = [...l.eosIds, ...(l.fim?.end !== undefined ? [l.fim.end] : [])];
+  const banned = [...new Set([...l.bannedIds, ...ends])];
+  const grammar = loadGrammar('python');
+  const totals = new Map<GrammarMode, { tokens: number; ms: number }>(opts.modes.map((m) => [m, { tokens: 0, ms: 0 }]));
+  for (const [i, c] of cases.entries()) {
+    const prefix = utf8(c.prefix);
+    const suffix = utf8(c.suffix);
+    const ids = tok.encodeBytes(prefix).slice(-256);
+    for (const mode of opts.modes) {
+      const session = mode === 'off' ? null : createGrammarSession({ mode, matcher: createMatcher(grammar, null, tok), tokenizer: tok, prefix, suffix, store });
+      const cache = l.model.newCache();
+      const [logits] = await l.model.forward([{ ids, cache }]);
+      const times: number[] = [];
+      const out = await decode({
+        model: l.model,
+        tokenizer: tok,
+        cache,
+        logits: logits!,
+        params: { ...DEFAULT_OPTIONS, temperature: opts.temperature, topP: opts.topP, maxTokens: opts.maxTokens, seed: opts.seed + i },
+        rng: new Xoshiro128(opts.seed + i),
+        endTokens: new Map(),
+        banned,
+        hooks: { selector: session?.newSelector(0), onToken: () => times.push(performance.now()) },
+        signal: opts.signal,
+      });
+      out.cache.dispose();
+      if (out.cache !== cache) cache.dispose();
+      if (times.length > 1) {
+        const t = totals.get(mode)!;
+        t.tokens += times.length - 1;
+        t.ms += times[times.length - 1]! - times[0]!;
+      }
+    }
+  }
+  return new Map([...totals].map(([m, t]) => [m, t.ms > 0 ? (t.tokens * 1000) / t.ms : NaN]));
+}
+
+const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 function summarize(mode: GrammarMode, results: { r: CompletionResult; c: Case }[], parser: TsParser): GrammarEvalRow {
   let parseOk = 0;
@@ -340,6 +399,7 @@ function summarize(mode: GrammarMode, results: { r: CompletionResult; c: Case }[
     meanLatencyMs: latency / n,
     meanFirstTokenMs: first / n,
     decodeTokensPerSecond: decodeMs > 0 ? (decodeTokens * 1000) / decodeMs : 0,
+    forcedTokensPerSecond: NaN,
     tokensPerSecondVsOff: NaN,
     meanGeneratedTokens: generated / n,
     maskedStepsPerToken: generated > 0 ? masked / generated : 0,
@@ -350,7 +410,7 @@ function summarize(mode: GrammarMode, results: { r: CompletionResult; c: Case }[
 /** The report as a fixed-width table. */
 export function formatGrammarEval(rep: GrammarEvalReport): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-  const head = ['mode', 'n', 'parse ok', 'exact', 'edit sim', 'max tok', 'loop', 'dead end', 'latency ms', 'tok/s', 'vs off', 'masked/tok', 'suffix checks'];
+  const head = ['mode', 'n', 'parse ok', 'exact', 'edit sim', 'max tok', 'loop', 'dead end', 'latency ms', 'tok/s', 'forced tok/s', 'vs off', 'masked/tok', 'suffix checks'];
   const body = rep.rows.map((r) => [
     r.mode,
     String(r.completions),
@@ -362,6 +422,7 @@ export function formatGrammarEval(rep: GrammarEvalReport): string {
     pct(r.deadEndShare),
     r.meanLatencyMs.toFixed(0),
     r.decodeTokensPerSecond.toFixed(1),
+    r.forcedTokensPerSecond.toFixed(1),
     Number.isNaN(r.tokensPerSecondVsOff) ? '-' : r.tokensPerSecondVsOff.toFixed(2),
     r.maskedStepsPerToken.toFixed(2),
     Object.entries(r.suffixChecks).map(([k, v]) => `${k}:${v}`).join(' '),
@@ -415,6 +476,8 @@ Options:
   --healing MODE       off | token | exact (default off: measure the grammar alone)
   --max-file-bytes N   skip larger files (default 40000)
   --seed S             (default 0)
+  --throughput-cursors N  cursors where every mode decodes exactly --max-tokens tokens (end
+                       tokens banned) to compare decode tokens/s (default 6)
   --json               print the report as JSON
   --details            with --json: every completion, its stop reason and parse result`,
   async run(argv) {
@@ -434,6 +497,7 @@ Options:
         seed: { type: 'string' },
         json: { type: 'boolean' },
         details: { type: 'boolean' },
+        'throughput-cursors': { type: 'string' },
       },
     });
     const modes = (values.modes ?? 'off,mask,aligned').split(',').map((m) => m.trim()) as GrammarMode[];
@@ -453,6 +517,7 @@ Options:
       maxFileBytes: int('max-file-bytes', values['max-file-bytes'], 40_000, 1),
       healing,
       details: values.details,
+      throughputCursors: int('throughput-cursors', values['throughput-cursors'], 6, 0),
       matcherFor: defaultMatcherFor(),
       log: (l) => console.error(l),
     });

@@ -45,6 +45,13 @@ export interface GrammarSelectorInit {
    * runs the matcher over the suffix).
    */
   maxTrimChecks?: number;
+  /**
+   * From this fraction of maxTokens on, the completion ends at the first step where ending is
+   * allowed (one suffix check per step), so that it rarely runs into max tokens with no point
+   * to trim back to. Default 1 (off: the sampling law is untouched, as the exactness tests
+   * need); the engine's sessions use 0.75.
+   */
+  endPressureAt?: number;
 }
 
 /** Shared by both modes: matcher bookkeeping, the lazy end check, stats and trimming. */
@@ -64,20 +71,30 @@ abstract class GrammarSelectorBase implements TokenSelector {
   protected forcedBytes = -1;
   private endMemo = { step: -1, ok: false };
   private readonly maxTrimChecks: number;
+  private readonly endPressureAt: number;
 
   constructor(init: GrammarSelectorInit) {
     this.matcher = init.matcher;
     this.plan = init.plan;
     this.tokenizer = init.tokenizer;
     this.maxTrimChecks = init.maxTrimChecks ?? 64;
+    this.endPressureAt = init.endPressureAt ?? 1;
     this.history.push({ snap: this.matcher.snapshot(), bytes: 0 });
   }
 
   abstract select(ctx: SelectContext): number;
 
-  /** Call at the start of every select(): the first call marks the end of the forced tokens. */
-  protected begin(): void {
+  /**
+   * Call at the start of every select(): the first call marks the end of the forced tokens.
+   * Returns an end token to stop with now (end pressure near max tokens), or −1.
+   */
+  protected begin(ctx: SelectContext): number {
     if (this.forcedBytes < 0) this.forcedBytes = this.bytes;
+    const max = ctx.sampling.params.maxTokens;
+    if (this.endPressureAt >= 1 || this.broken || ctx.step < Math.floor(max * this.endPressureAt)) return -1;
+    let best = -1;
+    for (const e of ctx.endTokens) if (e < ctx.scores.length && ctx.scores[e]! > -Infinity && (best < 0 || ctx.scores[e]! > ctx.scores[best]!)) best = e;
+    return best >= 0 && this.endOk(ctx) ? best : -1;
   }
 
   /**
@@ -187,7 +204,8 @@ export class MaskSelector extends GrammarSelectorBase {
 
   select(ctx: SelectContext): number {
     const { sampling, scores } = ctx;
-    this.begin();
+    const end = this.begin(ctx);
+    if (end >= 0) return end;
     if (this.broken) return sampling.sample(scores);
     const t = sampling.sample(scores);
     if (t >= 0 && this.allowed(ctx, t)) return t;
@@ -248,8 +266,9 @@ export class AlignedSelector extends GrammarSelectorBase {
 
   select(ctx: SelectContext): number {
     const { sampling, scores } = ctx;
-    this.begin();
     this.lastP = null;
+    const end = this.begin(ctx);
+    if (end >= 0) return end;
     if (this.broken) return sampling.sample(scores);
     const params = sampling.params;
     if (!(params.temperature > 0)) return this.selectGreedy(ctx);

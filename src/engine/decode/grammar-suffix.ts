@@ -21,8 +21,13 @@ export interface SuffixPolicyOptions {
 }
 
 // Stand-ins that complete a typical half-typed line of Python/JavaScript: nothing, an
-// expression, a statement, closing brackets. Probes stop at the first that passes.
-export const DEFAULT_SUFFIX_POLICY: SuffixPolicyOptions = { lines: 3, probeMiddles: ['', '0', 'pass', ')', '0)', ']', '}', '0]'] };
+// expression, a statement, a closing or an opening bracket (a call whose arguments continue on
+// the next lines). Probes stop at the first that passes; a failing probe usually dies within
+// a few bytes of the suffix.
+export const DEFAULT_SUFFIX_POLICY: SuffixPolicyOptions = {
+  lines: 3,
+  probeMiddles: ['', '0', 'pass', ')', '0)', ']', '}', '(', '[', '{', ':'],
+};
 
 /** How an end decision is checked: which bytes follow the completion and what must hold. */
 export interface SuffixPlan {
@@ -36,10 +41,25 @@ export interface SuffixPlan {
 /** The plan with no check (grammar off, or nothing can be checked). */
 export const NO_SUFFIX_CHECK: SuffixPlan = { check: 'none', bytes: new Uint8Array(0), kind: 'viable' };
 
+/**
+ * Bytes of a long suffix checked for viability before the full acceptance pass: a necessary
+ * condition that rejects most states within a few lines, where the full pass would read the
+ * whole rest of the file.
+ */
+export const QUICK_SUFFIX_BYTES = 512;
+
 /** Whether the completion may end at the matcher's current state under `plan`. State unchanged. */
 export function suffixAccepted(matcher: Matcher, plan: SuffixPlan): boolean {
   if (plan.check === 'none') return true;
-  if (plan.kind === 'accept') return matcher.acceptsSuffix(plan.bytes);
+  if (plan.kind === 'accept') {
+    if (plan.bytes.length > QUICK_SUFFIX_BYTES) {
+      const snap = matcher.snapshot();
+      const viable = matcher.consumeBytes(plan.bytes.subarray(0, QUICK_SUFFIX_BYTES));
+      matcher.restore(snap);
+      if (!viable) return false;
+    }
+    return matcher.acceptsSuffix(plan.bytes);
+  }
   const snap = matcher.snapshot();
   try {
     return plan.bytes.length === 0 || matcher.consumeBytes(plan.bytes);

@@ -29,7 +29,12 @@ export interface GrammarSessionInit {
   policy?: SuffixPolicyOptions;
   /** Bound on consecutive whitespace-only tokens (guards.ts); 0 disables. */
   maxWhitespaceTokens?: number;
+  /** See GrammarSelectorInit.endPressureAt (default DEFAULT_END_PRESSURE). */
+  endPressureAt?: number;
 }
+
+/** Editor default: in the last quarter of the token budget, end as soon as the grammar allows. */
+export const DEFAULT_END_PRESSURE = 0.75;
 
 /**
  * Grammar state of one request. `active` is false when the prefix itself is not a viable
@@ -69,7 +74,7 @@ export class GrammarSession {
   newSelector(_index = 0): TokenSelector {
     if (!this.active || !this.matcher) throw new Error('GrammarSession.newSelector on an inactive session');
     this.matcher.restore(this.atPrefix);
-    const base = { matcher: this.matcher, plan: this.plan, tokenizer: this.init.tokenizer };
+    const base = { matcher: this.matcher, plan: this.plan, tokenizer: this.init.tokenizer, endPressureAt: this.init.endPressureAt ?? DEFAULT_END_PRESSURE };
     if (this.init.mode === 'aligned') {
       // Without a store the trie still serves the candidates of this request.
       const trie = this.init.store && this.trieKey ? this.init.store.get(this.trieKey) : (this.ownTrie ??= new AsapTrie({ maxNodes: 50_000 }));

@@ -8,6 +8,8 @@ import { denseTable } from './passes/lexemes';
 
 /** Member flag: the lexeme is only tracked (keyword/word resolution), the parser does not expect it. */
 export const SHADOW = 1;
+/** `step` result: dead, and the lexeme may not end before this byte either. */
+export const SHADOW_DEAD = -3;
 
 interface LexState {
   /** Triples [terminal, dfaState, flags]. */
@@ -67,7 +69,10 @@ export class CombinedLexer {
     return id;
   }
 
-  /** Next state after byte `b`, or -1 when no allowed lexeme can continue. */
+  /**
+   * Next state after byte `b`; -1 when no allowed lexeme can continue (the lexeme may end before
+   * `b`); SHADOW_DEAD when only shadow lexemes continue (the prefix is dead).
+   */
   step(s: number, b: number): number {
     const st = this.states[s];
     const t = st.trans[b];
@@ -87,7 +92,13 @@ export class CombinedLexer {
       if (to >= 0) next.push(term, to, m[i + 2]);
     }
     let result = -1;
-    if (next.length) result = this.intern(Int32Array.from(next), false);
+    if (next.length) {
+      let real = false;
+      for (let i = 2; i < next.length; i += 3) if (!(next[i] & SHADOW)) { real = true; break; }
+      // Only shadows left (`ifx` where only `if` was allowed): the text can be neither the allowed
+      // lexeme nor end before this byte, so the prefix is dead (not a lexeme boundary).
+      result = real ? this.intern(Int32Array.from(next), false) : SHADOW_DEAD;
+    }
     st.trans[b] = result;
     return result;
   }

@@ -25,7 +25,7 @@ export class GrammarMatcher implements Matcher {
   constructor(readonly grammar: CompiledGrammar, private readonly tokenizer: TokenizerLike) {
     this.rt = runtimeOf(grammar);
     this.trie = flatTrieOf(tokenizer);
-    this.state = this.rt.initialState;
+    this.state = this.rt.newInitialState();
   }
 
   /** Advances a state by one byte (null: the prefix is no longer viable). */
@@ -34,7 +34,7 @@ export class GrammarMatcher implements Matcher {
     const lexer = this.rt.lexer;
     const t = lexer.step(lex, b);
     if (t >= 0) { out.row = row; out.lex = t; return true; }
-    if (lexer.isStart(lex)) return false;
+    if (t !== -1 || lexer.isStart(lex)) return false;
     const bnd = this.rt.endLexeme(row, lex);
     if (!bnd || bnd.start < 0) return false;
     const t2 = lexer.step(bnd.start, b);
@@ -150,7 +150,7 @@ export class GrammarMatcher implements Matcher {
       if (!boundary && l >= 0) {
         const t = lexer.step(l, b);
         if (t >= 0) nl = t;
-        else if (!lexer.isStart(l)) boundary = true;
+        else if (t === -1 && !lexer.isStart(l)) boundary = true;
       }
       if (boundary) { nodes.push(i); lexes.push(l); runsAt.push(rs); i = next[i]; continue; }
       if (outRuns && outRuns.length === 0) outRuns = null;

@@ -91,7 +91,7 @@ export class GrammarRuntime {
   }
   private runs = new Map<string, RunObj>();
   private runIds = 0;
-  readonly initialState: State;
+  private readonly initialExt: ExtObj | null;
 
   constructor(readonly grammar: CompiledGrammar) {
     const T = grammar.terminals.length;
@@ -127,7 +127,16 @@ export class GrammarRuntime {
     this.initialLex = this.startState(this.initial, false);
     this.hooks = LANGUAGES[grammar.language]?.scanner?.hooks;
     const ext = this.hooks ? this.internExt(this.hooks.initial) : null;
-    this.initialState = this.boundary(this.initial, this.initialLex, ext);
+    this.initialExt = ext;
+  }
+
+  /**
+   * The state at the start of a file. Each call builds a fresh first row: rows cache the rows
+   * that follow them, so a row shared by every matcher would keep every parse alive.
+   */
+  newInitialState(): State {
+    const row = initialRow(this.tables);
+    return this.boundary(row, this.startState(row, false), this.initialExt);
   }
 
   internExt(data: unknown): ExtObj {
@@ -233,7 +242,7 @@ export class GrammarRuntime {
       const lexer = this.lexer;
       const t = lexer.step(S.lex, b);
       if (t >= 0) lex = t;
-      else if (!lexer.isStart(S.lex)) {
+      else if (t === -1 && !lexer.isStart(S.lex)) {
         const bnd = this.endLexeme(S.row, S.lex);
         if (bnd) {
           row = bnd.row;

@@ -8,7 +8,7 @@ import type * as ort from 'onnxruntime-node';
 import { TrellisError } from '../api';
 import type { TokenizerLike } from '../interfaces';
 import { detectFimTokens, type FimTokens } from './fim';
-import { createSession, OnnxLanguageModel, sessionSignature, type ModelGeometry, type OnnxModelOptions } from './onnxModel';
+import { createSession, defaultThreads, OnnxLanguageModel, sessionSignature, type ModelGeometry, type OnnxModelOptions } from './onnxModel';
 
 /** Order in which FIM content is laid out (see prompt/fimPrompt.ts). */
 export type FimOrder = 'psm' | 'spm';
@@ -31,6 +31,8 @@ export interface LoadedModelFolder {
   bannedIds: number[];
   /** Languages the model card claims (config `trellis.languages`), default ['python']. */
   languages: string[];
+  /** Intra-op threads of the ONNX session. */
+  threads: number;
 }
 
 export interface LoadModelFolderOptions extends OnnxModelOptions {
@@ -266,6 +268,7 @@ export async function loadModelFolder(dirIn: string, opts: LoadModelFolderOption
     eosIds: [...eosIds],
     bannedIds,
     languages,
+    threads: opts.threads ?? defaultThreads(),
   };
 }
 

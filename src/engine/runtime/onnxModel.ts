@@ -88,6 +88,8 @@ export class OnnxKvCache implements KvCache {
 export interface OnnxModelOptions {
   /** Intra-op threads (default: min(4, cores)). */
   threads?: number;
+  /** Let idle ORT threads spin (lower latency on an otherwise idle machine). Default false. */
+  spinning?: boolean;
 }
 
 /** Number of CPU threads for one session: enough to use small machines, few enough to share big ones. */
@@ -104,6 +106,9 @@ export async function createSession(modelPath: string, opts: OnnxModelOptions = 
     intraOpNumThreads: opts.threads ?? defaultThreads(),
     interOpNumThreads: 1,
     executionMode: 'sequential',
+    // No busy-waiting between parallel sections: the engine shares the CPU with the editor, the
+    // language servers and the user's builds, where spinning threads cost more than they save.
+    extra: { session: { intra_op: { allow_spinning: opts.spinning ? '1' : '0' }, inter_op: { allow_spinning: '0' } } },
   });
 }
 

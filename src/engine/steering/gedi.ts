@@ -78,17 +78,22 @@ export function classLogit(s: AttributeStep, v: number): number {
  * the filtering heuristic. Tokens at −∞ stay there; ids past the discriminator's vocabulary are
  * left alone (the base model's padding, banned anyway). Returns the number of filtered tokens.
  */
-export function applyGedi(scores: Float32Array, steps: readonly AttributeStep[], rho: number, tau: number): number {
+export function applyGedi(scores: Float32Array, steps: readonly AttributeStep[], rho: number, tau: number, neutral?: Uint8Array): number {
   if (steps.length === 0) return 0;
   const V = Math.min(scores.length, ...steps.map((s) => s.lpPos.length));
+  // Tokens the discriminator cannot judge (special tokens: end of completion, FIM markers) keep
+  // the posterior of the text so far, so that steering neither favours nor blocks ending.
+  const prior = steps.map((s) => (s.n > 0 ? (s.attr.alpha * s.deltaS) / s.n : 0) + s.attr.classBias);
   // Joint on-class log posterior (for τ), and the steered scores.
   const onClass = new Float32Array(V);
   for (let v = 0; v < V; v++) {
     if (scores[v] === -Infinity) continue;
     let add = 0;
     let joint = 0;
-    for (const s of steps) {
-      const z = classLogit(s, v);
+    const isNeutral = neutral !== undefined && neutral[v] === 1;
+    for (let a = 0; a < steps.length; a++) {
+      const s = steps[a]!;
+      const z = isNeutral ? prior[a]! : classLogit(s, v);
       const lp = s.attr.weight > 0 ? logSigmoid(z) : logSigmoid(-z);
       add += Math.abs(s.attr.weight) * lp;
       joint += lp;
@@ -187,6 +192,8 @@ export class GediProcessor implements LogitsProcessor {
     private readonly attrs: readonly ActiveAttribute[],
     private readonly settings: GediSettings,
     private readonly prefill: GediPrefill,
+    /** 1 for token ids the discriminator does not judge (special tokens). */
+    private readonly neutral?: Uint8Array,
   ) {
     this.caches = prefill.caches.map((c) => c.fork());
     this.logProbs = prefill.logProbs.slice();
@@ -204,7 +211,7 @@ export class GediProcessor implements LogitsProcessor {
       for (let j = hp.length - n; j < hp.length; j++) deltaS += hp[j]! - hn[j]!;
       return { attr, deltaS, n, lpPos: this.logProbs[2 * i]!, lpNeg: this.logProbs[2 * i + 1]! };
     });
-    this.filteredTokens += applyGedi(scores, steps, this.settings.rho, this.settings.tau);
+    this.filteredTokens += applyGedi(scores, steps, this.settings.rho, this.settings.tau, this.neutral);
   }
 
   accept(token: number): void {

@@ -24,12 +24,13 @@ export class GediSession {
     readonly active: readonly ActiveAttribute[],
     private readonly settings: GediSettings,
     private readonly contextIds: readonly number[],
+    private readonly neutral?: Uint8Array,
   ) {}
 
   /** A processor for candidate `index` (own caches, forked from the shared prefill). */
   async newProcessors(_index: number): Promise<LogitsProcessor[]> {
     this.prefill ??= prefillGedi(this.lm, this.active, this.contextIds);
-    const p = new GediProcessor(this.lm, this.active, this.settings, await this.prefill);
+    const p = new GediProcessor(this.lm, this.active, this.settings, await this.prefill, this.neutral);
     this.processors.push(p);
     return [p];
   }
@@ -56,7 +57,13 @@ export class SteeringModel {
     readonly lm: LanguageModel,
     readonly tokenizer: TokenizerLike,
     private readonly codeIds: ReadonlyMap<string, { pos: number; neg: number }>,
-  ) {}
+  ) {
+    this.neutral = new Uint8Array(lm.vocabSize);
+    for (let id = 0; id < Math.min(lm.vocabSize, tokenizer.vocabSize); id++) if (tokenizer.isSpecial(id)) this.neutral[id] = 1;
+  }
+
+  /** Special tokens: the discriminator leaves their class evidence neutral. */
+  private readonly neutral: Uint8Array;
 
   /**
    * Loads `dir`. With `baseTokenizer`, checks that the discriminator shares the base model's
@@ -137,7 +144,7 @@ export class SteeringModel {
     }
     if (active.length === 0) return null;
     const { window, rho, tau, contextTokens } = this.manifest;
-    return new GediSession(this.lm, active, { window, rho, tau, contextTokens }, contextTail(tokenizer, prefixBytes, contextTokens));
+    return new GediSession(this.lm, active, { window, rho, tau, contextTokens }, contextTail(tokenizer, prefixBytes, contextTokens), this.neutral);
   }
 
   dispose(): void {

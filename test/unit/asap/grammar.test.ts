@@ -145,6 +145,26 @@ describe('grammar modes: dead ends and trimming', () => {
   });
 });
 
+describe('grammar modes: end pressure', () => {
+  it('from endPressureAt·maxTokens on, a completion ends at the first point where it may', async () => {
+    for (let seed = 0; seed < 20; seed++) {
+      const model = new ToyModel();
+      const session = createGrammarSession({ mode: 'mask', matcher: new ParenMatcher(tok), tokenizer: tok, prefix: new Uint8Array(0), suffix: new Uint8Array(0), policy: TOY_POLICY, endPressureAt: 0.5 })!;
+      const cache = new ToyCache();
+      const [logits] = await model.forward([{ ids: [], cache }]);
+      const out = await decode({
+        model, tokenizer: tok, cache, logits: logits!, params: { ...params, maxTokens: 4 }, rng: new Xoshiro128(seed),
+        endTokens: new Map([[EOS, 'eos' as const]]), hooks: { selector: session.newSelector(0) },
+      });
+      // From step 2 on, no accepting boundary is passed over.
+      for (let i = 2; i < out.tokens.length; i++) {
+        assert.ok(!inLanguage(tok, tok.decodeBytes(out.tokens.slice(0, i))), `seed ${seed}: ${out.tokens} passed an end at ${i}`);
+      }
+      if (out.stopReason === 'eos') assert.ok(inLanguage(tok, out.bytes));
+    }
+  });
+});
+
 describe('grammar modes: forced (healing) tokens', () => {
   it('trimming never cuts into the forced tokens', async () => {
     for (let seed = 0; seed < 30; seed++) {

@@ -1,0 +1,47 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import { check, accepts } from './helpers';
+
+describe('grammar engine: Python (with the external-scanner emulation)', () => {
+  it('indentation: indent, dedent (several at once), tabs, comments, brackets, continuation lines', () => {
+    assert.ok(accepts('python', 'if a:\n    b = 2\nc = 3\n'));
+    assert.ok(accepts('python', 'if a:\n    if b:\n        c\nd\n'));
+    assert.ok(accepts('python', 'if a:\n\tb\n\tif c:\n\t\td\ne\n'));
+    assert.ok(accepts('python', 'if a:\n    if b:\n        n\n        # comment deeper\n    else:\n        x\n'));
+    assert.ok(accepts('python', 'if b:\n    n\n  # comment shallower\nelse:\n    x\n'));
+    assert.ok(accepts('python', 'x = (1,\n  2,\n        3)\ny = [\n]\n'));
+    assert.ok(accepts('python', 'x = 1 + \\\n    2\n'));
+    assert.ok(accepts('python', 'class A:\n    def f(self): pass  # trailing\n\n\nprint(1)'));
+    assert.ok(accepts('python', 'x = 1'), 'no newline at end of file');
+    // tree-sitter-python (the reference) accepts an empty block and a dedent to a new level
+    assert.ok(accepts('python', 'if a:\nb\n'));
+    assert.ok(accepts('python', 'if a:\n    b\n  c\n'));
+    assert.equal(accepts('python', 'if a:\n    b\nelse b\n'), false);
+    assert.deepEqual(check('python', 'def f(:\n'), { accepted: false, deadAt: 6 });
+  });
+
+  it('strings: quotes, triple quotes, prefixes, f-string interpolation and escaped braces', () => {
+    assert.ok(accepts('python', 'a = "x" + \'y\' + """doc\n"string"\n""" + \'\'\'z\'\'\'\n'));
+    assert.ok(accepts('python', 'a = ""\nb = \'\'\n'));
+    assert.ok(accepts('python', 'a = r"\\d+\\"" + b"\\x00" + rb\'\\N\' + u"é"\n'));
+    assert.ok(accepts('python', 'a = f"{x!r:>{width}} {{literal}} {y[\'k\']}"\n'));
+    assert.ok(accepts('python', 'a = f"""\n{x}\n"""\n'));
+    assert.equal(accepts('python', 'a = "abc\n"\n'), false, 'newline inside a one-line string');
+    assert.equal(accepts('python', 'a = "abc'), false);
+    assert.deepEqual(check('python', 'a = "x" "y" z\n'), { accepted: false, deadAt: 12 });
+    assert.deepEqual(check('python', 'x = 1 ifx\n'), { accepted: false, deadAt: 8 }, 'a keyword prefix that turns into a word');
+  });
+
+  it('keywords and reserved words: `if` is never an identifier, soft keywords are', () => {
+    assert.ok(accepts('python', 'ifx = 2\nmatch = 1\nprint(match)\n'));
+    assert.ok(accepts('python', 'match x:\n    case 1:\n        pass\n'));
+    assert.deepEqual(check('python', 'if = 2\n'), { accepted: false, deadAt: 3 });
+    assert.equal(accepts('python', 'None = 1\n'), false);
+  });
+
+  it('accepts real standard-library files, every prefix viable', function () {
+    const files = ['/usr/lib/python3.11/textwrap.py', '/usr/lib/python3.11/json/encoder.py'].filter((f) => fs.existsSync(f));
+    if (files.length === 0) this.skip();
+    for (const f of files) assert.deepEqual(check('python', fs.readFileSync(f, 'utf8')), { accepted: true, deadAt: null }, f);
+  });
+});
