@@ -3,6 +3,7 @@
 // It runs at most one generation at a time: requests queue behind the running one, and a request
 // cancelled while queued never starts. `$/cancelRequest` aborts the engine's AbortSignal.
 // Start: the extension forks dist/worker.js; `node dist/worker.js` alone exits with a hint.
+import * as os from 'node:os';
 import { createMessageConnection, IPCMessageReader, IPCMessageWriter, ResponseError, ErrorCodes, type CancellationToken } from 'vscode-jsonrpc/node';
 import { TrellisError, type CompletionResult, type ModelInfo } from '../engine/api';
 import { Engine } from '../engine/engine';
@@ -117,7 +118,9 @@ connection.onRequest(LoadRequest, async ({ modelDir, gediDir }, token) => {
   const controller = new AbortController();
   const sub = token.onCancellationRequested(() => controller.abort());
   const t0 = performance.now();
-  const load = Engine.load(modelDir, { gediDir, signal: controller.signal });
+  // One core stays free for the editor (the extension host and the renderer) while generating.
+  const threads = Math.max(1, os.cpus().length - 1);
+  const load = Engine.load(modelDir, { gediDir, signal: controller.signal, threads });
   loading = { controller, done: load };
   try {
     const next = await load;

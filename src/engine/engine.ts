@@ -218,8 +218,11 @@ export class Engine {
     const started = performance.now();
     const options = this.options(req);
     const { prefix, suffix } = this.documentBytes(req);
-    return this.queue.run(async () => {
-      if (signal?.aborted) return Array.from({ length: n }, () => this.abortedResult(started));
+    const aborted = () => Array.from({ length: n }, () => this.abortedResult(started));
+    let began = false;
+    const run = this.queue.run(async () => {
+      began = true;
+      if (signal?.aborted) return aborted();
       const prep = await this.prepare(req, options, prefix, suffix, started, signal);
       try {
         const results: CompletionResult[] = [];
@@ -230,6 +233,27 @@ export class Engine {
         prep.grammar?.dispose();
         prep.steering?.dispose();
       }
+    });
+    if (!signal) return run;
+    // A request cancelled while it waits behind another one answers at once (its turn in the
+    // queue then passes without work).
+    return new Promise((resolve, reject) => {
+      // Once running, the loop itself stops between steps and returns the partial text.
+      const onAbort = () => {
+        if (!began) resolve(aborted());
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+      run.then(
+        (r) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(r);
+        },
+        (e) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      );
     });
   }
 

@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { goTo, openFile, OUT, pythonErrors, ROOT, runCommand, saveAndRead, shot, sleep, startSession, trellisLog, waitFor, type Session } from './codeServer';
+import { goTo, openFile, waitForLine, OUT, pythonErrors, ROOT, runCommand, saveAndRead, shot, sleep, startSession, trellisLog, waitFor, type Session } from './codeServer';
 
 const FILE = 'shapes.py';
 
@@ -15,7 +15,14 @@ describe('e2e: Trellis in code-server', function () {
   let file: string;
   const shots: string[] = [];
   const log = () => trellisLog(s.dirs.userData);
-  const settings = () => JSON.parse(fs.readFileSync(path.join(s.dirs.userData, 'User', 'settings.json'), 'utf8')) as Record<string, unknown>;
+  /** User settings as VS Code wrote them ({} while a write is in progress). */
+  const settings = (): Record<string, unknown> => {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(s.dirs.userData, 'User', 'settings.json'), 'utf8'));
+    } catch {
+      return {};
+    }
+  };
   const ghost = () => s.page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text-decoration-preview, .monaco-editor .ghost-text');
   /** The last `worker stats {…}` line of the log, after running "Trellis: Show Statistics". */
   const workerStats = async () => {
@@ -60,18 +67,25 @@ describe('e2e: Trellis in code-server', function () {
     await page.keyboard.press('Enter');
     await page.keyboard.press('Shift+Tab');
     await page.keyboard.type('def square_area(side):', { delay: 40 });
-    await page.keyboard.press('Enter'); // the editor indents the body; the cursor waits on a blank line
+    await page.keyboard.press('Enter'); // the editor indents the body
+    await page.keyboard.type('return ', { delay: 40 });
+    await waitForLine(page, 'def square_area(side):');
     const typed = await saveAndRead(page, file);
-    assert.match(typed, /def square_area\(side\):\n/);
-    await waitFor('ghost text', async () => (await ghost().count()) > 0, 60_000, 200).catch(async () => {
-      await page.keyboard.press('Alt+\\'); // trigger explicitly once if the automatic request came up empty
-      return waitFor('ghost text (explicit trigger)', async () => (await ghost().count()) > 0, 60_000, 200);
-    });
+    assert.match(typed, /def square_area\(side\):\n {4}return /);
+    // A small model may offer nothing useful at one position (then nothing is shown): type on,
+    // one character at a time, like a user would, until ghost text appears.
+    let found = false;
+    for (const next of ['', 's', 'i', 'd', 'e']) {
+      if (next) await page.keyboard.type(next);
+      found = await waitFor('ghost text', async () => (await ghost().count()) > 0, 60_000, 200).then(() => true, () => false);
+      if (found) break;
+    }
+    assert.ok(found, `no ghost text appeared; log:\n${log().slice(-2000)}`);
     const shown = (await ghost().allInnerTexts()).join('\n');
     shots.push(await shot(page, '01-ghost-text'));
     await page.keyboard.press('Tab');
     await waitFor('the ghost text to be accepted', async () => (await ghost().count()) === 0, 10_000, 100);
-    const accepted = await saveAndRead(page, file, typed);
+    const accepted = await saveAndRead(page, file);
     shots.push(await shot(page, '02-ghost-text-accepted'));
     assert.notEqual(accepted, typed, 'Tab did not change the document');
     assert.ok(accepted.length > typed.length, 'accepting ghost text should insert text');
@@ -99,14 +113,14 @@ describe('e2e: Trellis in code-server', function () {
     shots.push(await shot(page, '03-infill-preview'));
     await page.keyboard.press('Enter');
     await waitFor('the picker to close', async () => !(await picker.isVisible()), 10_000, 100);
-    const after = await saveAndRead(page, file, before);
+    const after = await saveAndRead(page, file);
     shots.push(await shot(page, '04-infill-applied'));
     assert.notEqual(after, before, 'the chosen candidate was not applied');
     const head = before.split('\n').slice(0, 5).join('\n');
     assert.ok(after.startsWith(head), 'text before the selection changed');
     assert.ok(after.endsWith(before.slice(before.indexOf('\n    return message'))), 'text after the selection changed');
     await page.keyboard.press('Control+z');
-    const undone = await saveAndRead(page, file, after);
+    const undone = await saveAndRead(page, file);
     assert.equal(undone, before, 'one undo should restore the document exactly');
     assert.match(log(), /infill applied candidate \d+ of \d+ \(one edit\)/);
   });
@@ -163,9 +177,9 @@ describe('e2e: Trellis in code-server', function () {
     assert.ok(b.stats.maxActiveGenerations <= 1, `max concurrent generations ${b.stats.maxActiveGenerations}`);
     assert.equal(b.stats.activeGenerations, 0);
     assert.ok(started <= 6, `debounce should prevent a generation per keystroke (started ${started})`);
-    // p99, not max: on a 2-core CI machine a single scheduler stall of a few hundred ms happens
-    // without any work of ours; a blocking generation would push the p99 up.
-    assert.ok(b.loopP99Ms < 100, `extension host event loop p99 delay ${b.loopP99Ms} ms (max ${b.loopMaxMs} ms)`);
+    // p99, not max: on a busy 2-core machine single scheduler stalls of a few hundred ms happen
+    // without any work of ours; a generation on the extension host (seconds) would push the p99 up.
+    assert.ok(b.loopP99Ms < 250, `extension host event loop p99 delay ${b.loopP99Ms} ms (max ${b.loopMaxMs} ms)`);
   });
 
   after(() => {

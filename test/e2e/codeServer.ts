@@ -98,36 +98,49 @@ export async function startSession(name: string): Promise<Session> {
   });
   for (const s of [server.stdout, server.stderr]) s?.on('data', (b: Buffer) => serverLog.push(b.toString('utf8')));
   const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(dirs.workspace)}`;
-  await waitFor('code-server to listen', async () => {
-    try {
-      return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok;
-    } catch {
-      return false;
-    }
-  }, 90_000, 500);
+  let browser: Browser | undefined;
+  try {
+    await waitFor('code-server to listen', async () => {
+      if (server.exitCode !== null) throw new Error(`code-server exited (${server.exitCode}):\n${serverLog.join('')}`);
+      try {
+        return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok;
+      } catch {
+        return false;
+      }
+    }, 240_000, 500);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    page.setDefaultTimeout(60_000); // generous: CI machines have 2 cores
+    await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 180_000 });
+    await page.locator('.monaco-workbench').waitFor({ timeout: 180_000 });
+    return session(page, browser);
+  } catch (err) {
+    // Nothing left running when start-up fails.
+    await browser?.close().catch(() => undefined);
+    server.kill();
+    fs.writeFileSync(path.join(base, 'code-server.log'), serverLog.join(''));
+    throw err;
+  }
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-  page.setDefaultTimeout(60_000); // generous: CI machines have 2 cores
-  await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 180_000 });
-  await page.locator('.monaco-workbench').waitFor({ timeout: 180_000 });
-  return {
-    dirs,
-    url,
-    server,
-    browser,
-    page,
-    serverLog,
-    async close() {
-      await browser.close().catch(() => undefined);
-      server.kill();
-      fs.writeFileSync(path.join(base, 'code-server.log'), serverLog.join(''));
-    },
-  };
+  function session(page: Page, b: Browser): Session {
+    return {
+      dirs,
+      url,
+      server,
+      browser: b,
+      page,
+      serverLog,
+      async close() {
+        await b.close().catch(() => undefined);
+        server.kill();
+        fs.writeFileSync(path.join(base, 'code-server.log'), serverLog.join(''));
+      },
+    };
+  }
 }
 
 /** Finds the extension's log file ("Trellis" LogOutputChannel) under the profile's logs folder. */
@@ -190,13 +203,23 @@ export async function goTo(page: Page, line: number, column?: number): Promise<v
   await sleep(100);
 }
 
-/** Saves the active editor and returns the file's text as written to disk. */
-export async function saveAndRead(page: Page, file: string, previous?: string): Promise<string> {
-  const before = fs.statSync(file).mtimeMs;
-  await page.keyboard.press('Control+s');
-  await waitFor('the file to be saved', () => fs.statSync(file).mtimeMs !== before || (previous !== undefined && fs.readFileSync(file, 'utf8') !== previous), 10_000, 100).catch(() => undefined);
-  await sleep(200);
+/**
+ * Saves the active editor and returns the file's text once it is on disk: waits until the active
+ * tab is no longer dirty (keystrokes may still be queued in a busy renderer), then reads the file.
+ */
+export async function saveAndRead(page: Page, file: string): Promise<string> {
+  const dirty = page.locator('.tab.active.dirty');
+  await waitFor('the editor to save', async () => {
+    await page.keyboard.press('Control+s');
+    return dirty.waitFor({ state: 'detached', timeout: 5_000 }).then(() => true, () => false);
+  }, 60_000, 200);
+  await sleep(300);
   return fs.readFileSync(file, 'utf8');
+}
+
+/** Waits until the editor shows a line containing `text` (the renderer has caught up with typing). */
+export async function waitForLine(page: Page, text: string): Promise<void> {
+  await page.locator('.editor-instance .view-line', { hasText: text }).first().waitFor({ timeout: 60_000 });
 }
 
 export async function shot(page: Page, name: string): Promise<string> {

@@ -14,7 +14,7 @@ import { grammarPlugin } from '../../engine/decode/grammar';
 import { createMatcher, loadGrammar } from '../../engine/grammar';
 import { buildPrompt } from '../../engine/prompt/fimPrompt';
 import { logSoftmax } from '../../engine/steering/gedi';
-import { completedFunctionText, PythonAttributeLabeller } from '../../engine/steering/labels';
+import { completedFunctionText, PythonAttributeLabeller, type LabelledUnit } from '../../engine/steering/labels';
 import { utf8Encode } from '../../engine/text';
 import { type Command, UsageError } from '../command';
 import { defaultGediDir, defaultModelDir, parseFlags } from './completion-args';
@@ -143,6 +143,20 @@ function choosePrompts(files: string[], labeller: PythonAttributeLabeller, n: nu
   return out;
 }
 
+/**
+ * Labels of the function a completion wrote. A completion that stopped inside the signature (or
+ * right away) is completed with a trivial body so that it still counts: empty, it has none of
+ * the attributes except `safe`.
+ */
+function labelCompletion(labeller: PythonAttributeLabeller, defLine: string, completion: string): LabelledUnit | undefined {
+  const text = completedFunctionText(defLine, completion).trimEnd();
+  for (const candidate of [text, `${text}:\n    pass`, `${text}\n    pass`, `${text}):\n    pass`]) {
+    const unit = labeller.label(candidate + '\n')[0];
+    if (unit) return unit;
+  }
+  return undefined;
+}
+
 /** Mean log P_base(completion token | prompt, earlier completion tokens), the engine's prompt layout. */
 async function baseLogLik(engine: Engine, prompt: Prompt, completion: string, contextTokens: number): Promise<{ sum: number; tokens: number }> {
   const l = engine.model;
@@ -221,7 +235,7 @@ export async function runSteeringEval(o: SteeringEvalOptions): Promise<SteeringE
           a.decodeTokens += r.stats.generatedTokens - 1;
           a.decodeMs += decodeMs;
         }
-        const unit = labeller.label(completedFunctionText(prompt.defLine, r.text))[0];
+        const unit = labelCompletion(labeller, prompt.defLine, r.text);
         if (unit) {
           a.labelled++;
           for (const [name, v] of Object.entries(unit.labels)) a.has[name] = (a.has[name] ?? 0) + (v ? 1 : 0);

@@ -6,9 +6,11 @@
 // Why a choice: when the file is already broken outside the edited region, no completion makes
 // the whole file parse, and a `full` check would never let the model stop. The choice is made
 // on the original text only (never on the completion): each check is probed on the file with
-// a few stand-in middles at the cursor (nothing, `0`, `pass`, …) and with the cursor's line
-// removed; the strongest check that one probe passes is used for every end decision of the
-// request. A suffix that is empty always gets `full` (some completion can always end there).
+// the cursor's line removed and with a few stand-in middles at the cursor (what closes the
+// line's open strings and brackets, nothing, `0`, `pass`, an opening bracket, a block body…);
+// the strongest check that one probe passes is used for every end decision of the request.
+// A suffix that is empty always gets `full` (some completion can always end there). The
+// stand-ins are heuristics: a sound file they miss gets a weaker check, never a wrong one.
 import type { SuffixCheck } from '../api';
 import type { Matcher, MatcherSnapshot } from '../interfaces';
 
@@ -124,6 +126,56 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Lines of the prefix scanned for open strings and brackets (see lineCloser). */
+export const CLOSER_WINDOW_LINES = 60;
+
+/** The last `n` lines of `text` (from a line start). */
+export function recentLines(text: Uint8Array, n: number): Uint8Array {
+  let at = text.length;
+  for (let k = 0; k < n && at > 0; k++) {
+    const nl = text.lastIndexOf(NL, at - 1);
+    at = nl < 0 ? 0 : nl;
+  }
+  return text.subarray(at === 0 ? 0 : at + 1);
+}
+
+/**
+ * What closes the text lexically: the open string delimiter, then the open brackets in reverse
+ * (`foo(a, "b` → `")`, a docstring → `"""`). A heuristic probe middle, not a parse: `#`
+ * starts a comment, backslash escapes inside strings, and text before the window is not seen.
+ */
+export function lineCloser(line: Uint8Array): string {
+  const text = new TextDecoder().decode(line);
+  const stack: string[] = [];
+  let quote: string | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quote) {
+      if (ch === '\\') i++;
+      else if (text.startsWith(quote, i)) {
+        i += quote.length - 1;
+        quote = null;
+      }
+      continue;
+    }
+    if (ch === '#') {
+      const nl = text.indexOf('\n', i);
+      if (nl < 0) break;
+      i = nl;
+      continue;
+    }
+    if (ch === '"' || ch === "'") {
+      quote = text.startsWith(ch.repeat(3), i) ? ch.repeat(3) : ch;
+      i += quote.length - 1;
+    } else if (ch === '(' || ch === '[' || ch === '{') {
+      stack.push(ch === '(' ? ')' : ch === '[' ? ']' : '}');
+    } else if ((ch === ')' || ch === ']' || ch === '}') && stack[stack.length - 1] === ch) {
+      stack.pop();
+    }
+  }
+  return (quote ?? '') + stack.reverse().join('');
+}
+
 /** Result of preparing a grammar for one request. */
 export interface PreparedPrefix {
   /** The matcher after the whole prefix, or null when the prefix itself is not viable. */
@@ -156,7 +208,15 @@ export function preparePrefix(
   const bEnd = blockEnd(suffix.subarray(firstNl < 0 ? suffix.length : firstNl + 1), indent);
   const blockBytes = suffix.subarray(0, firstNl < 0 ? suffix.length : firstNl + 1 + bEnd);
   const linesBytes = suffix.subarray(0, firstNl < 0 ? suffix.length : firstNl + 1 + afterLines(afterLine, options.lines));
-  const middles = options.probeMiddles.map((m) => concat(cursorLine, new TextEncoder().encode(m)));
+  const closer = lineCloser(recentLines(prefix, CLOSER_WINDOW_LINES));
+  const opensBlock = /:\s*$/.test(new TextDecoder().decode(cursorLine));
+  const body = `\n${' '.repeat(indent + 4)}`;
+  const stand = [
+    ...(closer ? [closer, `0${closer}`] : []),
+    ...options.probeMiddles,
+    ...(opensBlock ? [`${body}pass`, `${body}"""`, `${body}'''`] : []),
+  ];
+  const middles = [...new Set(stand)].map((m) => concat(cursorLine, new TextEncoder().encode(m)));
   const dropped = afterLine;
   const probes = (tail: Uint8Array, droppedTail: Uint8Array): Uint8Array[] => [
     droppedTail,

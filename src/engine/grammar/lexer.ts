@@ -104,6 +104,8 @@ export class CombinedLexer {
   }
 
   isStart(s: number): boolean { return this.states[s].start; }
+  /** Some lexeme (possibly a shadow) matches exactly here. */
+  isAccepting(s: number): boolean { return this.states[s].accepts.length > 0; }
   /** Pairs [terminal, flags] of lexemes that may end in state `s`. */
   accepts(s: number): Int32Array { return this.states[s].accepts; }
   members(s: number): Int32Array { return this.states[s].members; }

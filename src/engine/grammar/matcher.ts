@@ -44,7 +44,7 @@ export class GrammarMatcher implements Matcher {
   }
 
   private run(bytes: Uint8Array): State | null {
-    if (this.rt.hooks) return this.rt.feed(this.state, bytes);
+    if (this.rt.hooks || true) return this.rt.feed(this.state, bytes);
     const cur = { row: this.state.row, lex: this.state.lex };
     for (let i = 0; i < bytes.length; i++) {
       if (!this.step(cur.row, cur.lex, bytes[i], cur)) return null;
@@ -74,7 +74,7 @@ export class GrammarMatcher implements Matcher {
   private walk(k: number, S: State, mask: Uint32Array): void {
     const trie = this.trie;
     const { byte, next, tokStart } = trie;
-    if (tokStart[next[k]] - tokStart[k] >= HUB_TOKENS) {
+    if (!S.fb && tokStart[next[k]] - tokStart[k] >= HUB_TOKENS) {
       const e = this.entry(S, k);
       const toks = e.tokens;
       for (let i = 0; i < toks.length; i++) { const t = toks[i]; mask[t >>> 5] |= 1 << (t & 31); }
@@ -149,8 +149,11 @@ export class GrammarMatcher implements Matcher {
       let nl = -1;
       if (!boundary && l >= 0) {
         const t = lexer.step(l, b);
-        if (t >= 0) nl = t;
-        else if (t === -1 && !lexer.isStart(l)) boundary = true;
+        if (t >= 0) {
+          nl = t;
+          // past a match into a non-match: backtracking may be needed (row-dependent)
+          if (!lexer.isAccepting(t) && lexer.isAccepting(l) && !lexer.isStart(l)) boundary = true;
+        } else if (t === -1 && !lexer.isStart(l)) boundary = true;
       }
       if (boundary) { nodes.push(i); lexes.push(l); runsAt.push(rs); i = next[i]; continue; }
       if (outRuns && outRuns.length === 0) outRuns = null;

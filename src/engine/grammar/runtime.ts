@@ -36,7 +36,15 @@ export interface State {
   readonly lex: number;
   readonly ext: ExtObj | null;
   readonly runs: readonly RunSlot[] | null;
+  /**
+   * Longest-match backtracking (tree-sitter's lexer): when the current lexeme went on past a point
+   * where it matched (`static` in `static get`), the state at that point and the bytes since; if
+   * the lexeme dies before matching again, it ends there and those bytes are read again.
+   */
+  readonly fb?: Fallback | null;
 }
+
+export interface Fallback { readonly S: State; readonly bytes: ByteList }
 
 const NO_RUNS: readonly RunSlot[] = [];
 
@@ -213,11 +221,20 @@ export class GrammarRuntime {
    * Steps one run slot by byte b, appending survivors to `out`. Returns the state after a verdict
    * when this run wins (every older run has failed), else null.
    */
-  private stepSlot(slot: RunSlot, b: number, out: RunSlot[], depth: number): State | null | undefined {
+  private stepSlot(slot: RunSlot, b: number, out: RunSlot[], depth: number, S?: State): State | null | undefined {
     const r = this.runStep(slot.run, b);
     if (r === null) return undefined;
     if ('verdict' in r) {
       if (out.length > 0 || depth >= MAX_ZERO_WIDTH) return undefined; // an older run is still deciding
+      // The regex lexer ends a lexeme at the very same place (TypeScript's `?` of an optional
+      // parameter vs the scanner's ternary `?`): tree-sitter's GLR stacks would each lex their
+      // own way, so both readings go into one Earley row.
+      const lexer = this.lexer;
+      if (S && !r.refeedRun && r.refeed.length === 1 && r.refeed[0] === b && S.lex >= 0 && S.row === slot.row &&
+          !lexer.isStart(S.lex) && lexer.isAccepting(S.lex) && lexer.step(S.lex, b) === -1) {
+        const merged = this.endLexeme(S.row, S.lex, r.terminal);
+        if (merged) return this.step(this.boundary(merged.row, merged.start, r.ext), b, depth + 1);
+      }
       const nb = this.afterVerdict(slot.row, r);
       if (!nb) return undefined;
       return this.feed(nb, refeedBytes(r, slot.bytes), depth + 1);
@@ -232,17 +249,25 @@ export class GrammarRuntime {
     if (S.runs) {
       runs = [];
       for (const slot of S.runs) {
-        const won = this.stepSlot(slot, b, runs, depth);
+        const won = this.stepSlot(slot, b, runs, depth, S);
         if (won !== undefined) return won;
       }
     }
     let row = S.row;
     let lex = -1;
+    let fb: Fallback | null = null;
     if (S.lex >= 0) {
       const lexer = this.lexer;
       const t = lexer.step(S.lex, b);
-      if (t >= 0) lex = t;
-      else if (t === -1 && !lexer.isStart(S.lex)) {
+      if (t >= 0) {
+        lex = t;
+        if (!lexer.isAccepting(t)) {
+          if (lexer.isAccepting(S.lex) && !lexer.isStart(S.lex)) fb = { S, bytes: { b, prev: null } };
+          else if (S.fb) fb = { S: S.fb.S, bytes: { b, prev: S.fb.bytes } };
+        }
+      } else if (t === -1 && S.fb && !lexer.isAccepting(S.lex)) {
+        if (depth < MAX_ZERO_WIDTH) return this.fallback(S.fb, b, depth + 1);
+      } else if (t === -1 && !lexer.isStart(S.lex)) {
         const bnd = this.endLexeme(S.row, S.lex);
         if (bnd) {
           row = bnd.row;
@@ -259,7 +284,23 @@ export class GrammarRuntime {
     }
     if (runs && runs.length === 0) runs = null;
     if (lex < 0 && !runs) return null;
-    return { row, lex, ext: S.ext, runs };
+    return fb ? { row, lex, ext: S.ext, runs, fb } : { row, lex, ext: S.ext, runs };
+  }
+
+  /** Ends the lexeme where it last matched (`fb.S`) and reads the bytes after it again, then b. */
+  private fallback(fb: Fallback, b: number | null, depth: number): State | null {
+    const Sp = fb.S;
+    const bnd = this.endLexeme(Sp.row, Sp.lex);
+    if (!bnd) return null;
+    const run0 = this.hooks ? this.beginRun(bnd.row, Sp.ext) : null;
+    const runs: RunSlot[] = [...(Sp.runs ?? NO_RUNS)];
+    if (run0) runs.push({ run: run0, row: bnd.row, bytes: null });
+    let S: State | null = { row: bnd.row, lex: bnd.start, ext: Sp.ext, runs: runs.length ? runs : null };
+    const bytes: number[] = [];
+    for (let p: ByteList | null = fb.bytes; p; p = p.prev) bytes.push(p.b);
+    for (let i = bytes.length - 1; i >= 0 && S; i--) S = this.step(S, bytes[i], depth);
+    if (S && b !== null) S = this.step(S, b, depth);
+    return S;
   }
 
   feed(S: State | null, bytes: Uint8Array, depth = 0): State | null {
@@ -281,6 +322,10 @@ export class GrammarRuntime {
     }
     if (S.lex < 0) return false;
     if (this.lexer.isStart(S.lex)) return S.row.accepting;
+    if (S.fb && !this.lexer.isAccepting(S.lex)) {
+      const s2 = this.fallback(S.fb, null, depth + 1);
+      return s2 !== null && this.acceptsState(s2, depth + 1);
+    }
     const bnd = this.endLexeme(S.row, S.lex);
     if (!bnd) return false;
     if (!this.hooks) return bnd.row.accepting;
@@ -318,8 +363,9 @@ export class GrammarRuntime {
   }
 
   /** Ends the lexeme in lexer state `lex` after `row`; null when no allowed lexeme ends there. */
-  endLexeme(row: Row, lex: number): Boundary | null {
-    const cached = row.cache.get(lex) as Boundary | null | undefined;
+  endLexeme(row: Row, lex: number, alsoTerminal = -1): Boundary | null {
+    const lkey = alsoTerminal < 0 ? lex : `X${lex}:${alsoTerminal}`;
+    const cached = row.cache.get(lkey) as Boundary | null | undefined;
     if (cached !== undefined) return cached;
     const acc = this.lexer.accepts(lex);
     let kwExpected = false;
@@ -345,6 +391,7 @@ export class GrammarRuntime {
       if (this.prec[t] > best) { best = this.prec[t]; cands = [t]; } else if (this.prec[t] === best) cands.push(t);
     }
     let result: Boundary | null = null;
+    if (alsoTerminal >= 0 && !cands.includes(alsoTerminal)) cands.push(alsoTerminal);
     if (cands.length) {
       cands.sort((a, b) => a - b);
       // many lexer states end the same lexemes (keyword shadows differ): share the scan
@@ -358,7 +405,7 @@ export class GrammarRuntime {
       result = shared;
     }
     if (!result && extra) result = { row, start: this.startState(row, true) };
-    row.cache.set(lex, result);
+    row.cache.set(lkey, result);
     return result;
   }
 

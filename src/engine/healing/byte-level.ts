@@ -128,7 +128,7 @@ export class ByteLevelScorer {
       } else {
         const scored = await scoreTail(this.model, this.canon, sh.state, tail, signal);
         modelCalls += scored.modelCalls;
-        scored.rows.forEach((r) => toDispose.push(r.cache));
+        scored.rows.forEach((r) => r.cache && toDispose.push(r.cache));
         const { kept, logSum } = keepValid(scored.logp, (k) => this.canon.isValidCover(tail, scored.covers[k]!), this.tolerance);
         logPrompt = logSum;
         for (const k of kept) {
@@ -139,7 +139,7 @@ export class ByteLevelScorer {
             const beta = lb[m - c.start]!;
             mass[beta] = logAdd(mass[beta]!, scored.logp[k]!);
           } else {
-            const base = c.leftIndex < 0 ? sh.state.cache : scored.rows[c.leftIndex]!.cache;
+            const base = c.leftIndex < 0 ? sh.state.cache : scored.rows[c.leftIndex]!.cache!; // kept covers have run rows
             exactEnds.push({ ids: [...c.left, c.last], logp: scored.logp[k]!, cache: base.fork(), owned: true });
           }
         }

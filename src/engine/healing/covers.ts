@@ -74,6 +74,7 @@ export class Canonicalizer {
   readonly probes: readonly Uint8Array[];
   readonly maxTailBytes: number;
   private readonly cache = new Map<string, number[]>();
+  private readonly boundaryCache = new Map<string, number[]>();
 
   constructor(
     readonly tokenizer: TokenizerLike,
@@ -97,13 +98,47 @@ export class Canonicalizer {
     return ids;
   }
 
+  /** Pre-tokenizer boundaries (cached; callers must not mutate the result). */
+  boundaries(bytes: Uint8Array): number[] {
+    const k = key(bytes);
+    let b = this.boundaryCache.get(k);
+    if (!b) {
+      if (this.boundaryCache.size > 100_000) this.boundaryCache.clear();
+      b = this.tokenizer.preTokenizeBoundaries(bytes);
+      this.boundaryCache.set(k, b);
+    }
+    return b;
+  }
+
   /**
    * Whether `ids` (which spell exactly `bytes`) can begin a canonical encoding: the encoding of
    * `bytes` alone, or of `bytes` followed by one of the probes, starts with `ids`.
+   *
+   * A probe is only encoded when it changes the pre-tokenizer boundaries inside `bytes`: with
+   * the same boundaries, the chunks are the same except the last one, which only grows, and BPE
+   * is prefix-stable (a token-boundary prefix of BPE(w) is BPE of that prefix), so the probe
+   * cannot succeed where `bytes` alone failed.
    */
   isValidPrefix(bytes: Uint8Array, ids: readonly number[]): boolean {
     if (startsWithIds(this.encode(bytes), ids)) return true;
-    for (const p of this.probes) if (startsWithIds(this.encode(concat(bytes, p)), ids)) return true;
+    const own = this.boundaries(bytes);
+    const n = bytes.length;
+    for (const p of this.probes) {
+      const withProbe = concat(bytes, p);
+      const theirs = this.boundaries(withProbe);
+      let same = true;
+      let k = 0;
+      for (const b of theirs) {
+        if (b >= n) break;
+        if (own[k++] !== b) {
+          same = false;
+          break;
+        }
+      }
+      if (same && own[k] !== n) same = false;
+      if (same) continue;
+      if (startsWithIds(this.encode(withProbe), ids)) return true;
+    }
     return false;
   }
 
@@ -222,6 +257,11 @@ export class Canonicalizer {
   /** Bytes a cover spells: tail[0, start) followed by its last token. */
   coverBytes(tail: Uint8Array, c: CoverCandidate): Uint8Array {
     return concat(tail.subarray(0, c.start), this.index.bytesOf[c.last]!);
+  }
+
+  /** Cheap sufficient test: the cover's bytes alone encode to a sequence starting with the cover. */
+  isCanonicalStart(tail: Uint8Array, c: CoverCandidate): boolean {
+    return startsWithIds(this.encode(this.coverBytes(tail, c)), [...c.left, c.last]);
   }
 
   /** Whether a candidate cover can begin a canonical encoding of some text starting with the tail. */

@@ -60,11 +60,14 @@ export interface ScoredTail {
   covers: CoverCandidate[];
   /** log P(cover | prompt), per cover. */
   logp: Float64Array;
-  /** Per distinct left part: the fork extended by it, and log P(left | prompt). */
-  rows: { left: readonly number[]; cache: KvCache; logp: number }[];
+  /**
+   * Per distinct left part: the fork extended by it, and log P(left | prompt). Left parts with
+   * no canonical cover are not run (no cache, log P = −∞).
+   */
+  rows: { left: readonly number[]; cache?: KvCache; logp: number }[];
   /** Forward passes made (0 or 1). */
   modelCalls: number;
-  /** Releases every row cache except the one given (by left index). */
+  /** Releases every row cache except the one given (by left index); all when omitted. */
   dispose(keep?: number): void;
 }
 
@@ -76,12 +79,25 @@ export interface ScoredTail {
 export async function scoreTail(model: LanguageModel, canon: Canonicalizer, state: ModelState, tail: Uint8Array, signal?: AbortSignal): Promise<ScoredTail> {
   const { lefts, covers } = canon.candidates(tail);
   const V = model.vocabSize;
-  const rowsIn: ForwardRow[] = lefts.map((left) => ({ ids: left, cache: state.cache.fork() }));
+  // A left part none of whose covers can be canonical is not worth a row: rows cost a copy of
+  // the prompt's KV cache each. Cheap standalone checks first; probes only for the rest.
+  const byLeft: number[][] = lefts.map(() => []);
+  covers.forEach((c, k) => {
+    if (c.leftIndex >= 0) byLeft[c.leftIndex]!.push(k);
+  });
+  const alive = byLeft.map(
+    (ks) => ks.some((k) => canon.isCanonicalStart(tail, covers[k]!)) || ks.some((k) => canon.isValidCover(tail, covers[k]!)),
+  );
+  const slot = new Int32Array(lefts.length).fill(-1);
+  const rowsIn: ForwardRow[] = [];
+  lefts.forEach((left, r) => {
+    if (alive[r]) slot[r] = rowsIn.push({ ids: left, cache: state.cache.fork() }) - 1;
+  });
   let rowLogits: Logits[] = [];
   let modelCalls = 0;
   const disposeRows = (keep = -2): void => {
     rowsIn.forEach((r, i) => {
-      if (i !== keep) r.cache.dispose();
+      if (i !== (keep >= 0 ? slot[keep] : -2)) r.cache.dispose();
     });
   };
   if (rowsIn.length > 0) {
@@ -93,12 +109,13 @@ export async function scoreTail(model: LanguageModel, canon: Canonicalizer, stat
     modelCalls = 1;
   }
   const headZ = logSumExp(state.logits, 0, V);
-  // Per row: log P(left) and the normaliser of its last position.
+  // Per left part: log P(left) and the normaliser of its last position (−∞ for pruned ones).
   const rows = lefts.map((left, r) => {
-    const lg = rowLogits[r]!;
+    if (slot[r]! < 0) return { left, cache: undefined, logp: -Infinity, lastZ: -Infinity, lg: undefined };
+    const lg = rowLogits[slot[r]!]!;
     let lp = logProbAt(state.logits, 0, headZ, left[0]!);
     for (let j = 1; j < left.length; j++) lp += logProbAt(lg, (j - 1) * V, logSumExp(lg, (j - 1) * V, V), left[j]!);
-    return { left, cache: rowsIn[r]!.cache, logp: lp, lastZ: logSumExp(lg, (left.length - 1) * V, V) };
+    return { left, cache: rowsIn[slot[r]!]!.cache, logp: lp, lastZ: logSumExp(lg, (left.length - 1) * V, V), lg };
   });
   const logp = new Float64Array(covers.length);
   covers.forEach((c, k) => {
@@ -106,7 +123,7 @@ export async function scoreTail(model: LanguageModel, canon: Canonicalizer, stat
       logp[k] = logProbAt(state.logits, 0, headZ, c.last);
     } else {
       const row = rows[c.leftIndex]!;
-      logp[k] = row.logp + logProbAt(rowLogits[c.leftIndex]!, (row.left.length - 1) * V, row.lastZ, c.last);
+      logp[k] = row.lg ? row.logp + logProbAt(row.lg, (row.left.length - 1) * V, row.lastZ, c.last) : -Infinity;
     }
   });
   return {

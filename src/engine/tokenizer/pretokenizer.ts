@@ -213,7 +213,9 @@ export class PreTokenizer {
           return;
         }
         case 'Digits':
-          stages.push(new RegexSplit('[0-9]', o.individual_digits === true ? 'Isolated' : 'Contiguous', false));
+          // As the Rust crate: char::is_numeric, i.e. \p{N}, one character per match (the JS
+          // reference uses ASCII \d; the two agree on ASCII digits).
+          stages.push(new RegexSplit('\\p{N}', o.individual_digits === true ? 'Isolated' : 'Contiguous', false));
           return;
         default:
           throw new PreTokenizerConfigError(

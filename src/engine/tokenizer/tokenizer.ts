@@ -1,10 +1,12 @@
 // Tokenizer: a Hugging Face tokenizer.json with a byte-level BPE model (GPT-2, StarCoder,
-// Llama-3, Qwen2/3 families), producing the same ids as the Rust `tokenizers` crate.
+// Llama-3, Qwen2/3 families), producing the same ids as Hugging Face `tokenizers` (tests check
+// identity with @huggingface/tokenizers on real vocabularies).
 // Owns: loading and validating tokenizer.json, encode/decode, exact token bytes, added/special
 // tokens, and the pre-tokenizer chunk boundaries healing relies on.
 //
 // Encoding pipeline: bytes → text (see `decodeWithOffsets` for invalid UTF-8) → normalizer
-// (none or NFC) → pre-tokenizer chunks → per chunk: cache hit, or whole-chunk vocabulary hit
+// (none or NFC) → pre-tokenizer chunks (a hand-written scanner for the known split patterns,
+// else the translated RegExp) → per chunk: cache hit, or whole-chunk vocabulary hit
 // (`ignore_merges`), or BPE merges over byte ids.
 
 import { readFileSync } from 'node:fs';

@@ -2,7 +2,8 @@
 import { strict as assert } from 'node:assert';
 import { editSimilarity, errorCount, pythonParser, type TsParser } from '../../../src/cli/commands/eval-grammar';
 
-describe('eval-grammar helpers', () => {
+describe('eval-grammar helpers', function () {
+  this.timeout(30_000);
   let parser: TsParser;
   before(async () => {
     parser = await pythonParser();

@@ -3,7 +3,7 @@
 // right below the cursor; and that an ending the check allows really parses.
 import { strict as assert } from 'node:assert';
 import { createMatcher, loadGrammar, type CompiledGrammar } from '../../../src/engine/grammar';
-import { preparePrefix, suffixAccepted } from '../../../src/engine/decode/grammar-suffix';
+import { lineCloser, preparePrefix, suffixAccepted } from '../../../src/engine/decode/grammar-suffix';
 import type { TokenizerLike } from '../../../src/engine/interfaces';
 
 const enc = new TextEncoder();
@@ -56,5 +56,38 @@ describe('suffix-aware termination on real Python', function () {
 
   it('disables the grammar when the prefix itself is broken', () => {
     assert.equal(plan('def f(:\n    x = ', '\n').p.matcher, null);
+  });
+});
+
+describe('suffix-aware termination: stand-in middles', function () {
+  this.timeout(60_000);
+  let g: CompiledGrammar;
+  before(() => {
+    g = loadGrammar('python');
+  });
+  const check = (prefix: string, suffix: string) =>
+    preparePrefix(createMatcher(g, null, byteTokenizer), enc.encode(prefix), enc.encode(suffix)).plan.check;
+
+  it('closes the open string and brackets of the cursor line', () => {
+    assert.equal(lineCloser(enc.encode("    raise ImportError('Does your Python installatio")), "')");
+    assert.equal(lineCloser(enc.encode('x = f(a, [1, "]"')), '])');
+    assert.equal(lineCloser(enc.encode('x = f(a)  # (')), '');
+    assert.equal(check("def f():\n    raise ImportError('Does your Python installatio", '\n\nx = 1\n'), 'full');
+  });
+
+  it('opens a block body when the cursor line ends a block header (docstring under the cursor)', () => {
+    assert.equal(check('class A:\n    def f(self):', 'Initializer.\n\n        More.\n        """\n        return 1\n'), 'full');
+  });
+});
+
+describe('suffix-aware termination: open strings and brackets of earlier lines', function () {
+  this.timeout(60_000);
+  it('closes a call opened on the previous line, and a docstring opened lines above', () => {
+    const g = loadGrammar('python');
+    const check = (prefix: string, suffix: string) =>
+      preparePrefix(createMatcher(g, null, byteTokenizer), enc.encode(prefix), enc.encode(suffix)).plan.check;
+    assert.equal(lineCloser(enc.encode("x = f('a'\n      'b")), "')");
+    assert.equal(check("try:\n    pass\nexcept E:\n    raise E('a '\n            'installatio", '\n'), 'full');
+    assert.equal(check('def f():\n    """Doc.\n\n    More (an int >= 256).', '\n    return 1\n'), 'full');
   });
 });

@@ -108,6 +108,15 @@ describe('Engine + decode loop (real model)', function () {
     });
     assert.equal(out.stopReason, 'aborted');
     assert.equal(out.tokens.length, 3);
+    // A request cancelled while it waits behind another answers at once.
+    let firstDone = false;
+    const first = engine.complete(req({ maxTokens: 16 })).then((r) => ((firstDone = true), r));
+    const ac3 = new AbortController();
+    const second = engine.complete(req({ maxTokens: 16 }), ac3.signal);
+    ac3.abort();
+    assert.equal((await second).stopReason, 'aborted');
+    assert.equal(firstDone, false);
+    assert.notEqual((await first).stopReason, 'aborted');
   });
 
   it('hooks: processors ban tokens and see every token; selectors end (−1 → grammar) or forbid ending', async () => {

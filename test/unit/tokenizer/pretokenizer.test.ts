@@ -28,6 +28,8 @@ describe('PreTokenizer', function () {
   it('Digits: individual or contiguous', function () {
     assert.deepEqual(pieces({ type: 'Digits', individual_digits: true }, 'a123b'), ['a', '1', '2', '3', 'b']);
     assert.deepEqual(pieces({ type: 'Digits', individual_digits: false }, 'a123b45'), ['a', '123', 'b', '45']);
+    // Numeric in the Rust crate's sense (char::is_numeric = \p{N}), not only ASCII.
+    assert.deepEqual(pieces({ type: 'Digits', individual_digits: false }, 'x٣٤²y'), ['x', '٣٤²', 'y']);
   });
 
   it('Sequence applies stages in order, each within the previous pieces', function () {

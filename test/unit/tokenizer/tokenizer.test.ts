@@ -215,6 +215,27 @@ describe('Tokenizer (byte-level BPE from tokenizer.json)', function () {
       // GPT-2's pattern keeps digit runs whole where Llama-3's splits them in threes.
       assert.deepEqual(gpt2ish!.ours.preTokenize('abc 123456'), ['abc', ' 123456']);
     });
+
+    it('StarCoder-style Sequence [Digits(individual), ByteLevel(regex)]: same ids as the reference', function () {
+      const pair = loadPair('llama3')!;
+      const json = {
+        ...pair.json,
+        pre_tokenizer: {
+          type: 'Sequence',
+          pretokenizers: [
+            { type: 'Digits', individual_digits: true },
+            { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+          ],
+        },
+      };
+      const ours = Tokenizer.fromJSON(json, 'starcoder-style test config');
+      // The reference's Digits knows only ASCII digits; the Rust crate (and we) split on every
+      // numeric character, so compare on text whose numerals are ASCII.
+      const text = (safeSlice(sampleText(), 0, 60_000) + '\n' + UNICODE_STRESS).replace(/(?![0-9])\p{N}/gu, '#');
+      const ref = new ReferenceTokenizer(json, {}).encode(text, { add_special_tokens: false }).ids;
+      assert.deepEqual(ours.encode(text), ref);
+      assert.deepEqual(ours.preTokenize('x = 42'), ['x', ' =', ' ', '4', '2']);
+    });
   });
 
   describe('errors name the file and the problem', function () {

@@ -1,0 +1,53 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Tokenizer } from '../../../src/engine/tokenizer';
+import { createMatcher } from '../../../src/engine/grammar';
+import { grammar } from './helpers';
+
+/**
+ * Brute force: on sampled positions of real files, the mask holds exactly the tokens `allows`
+ * accepts, and `allows` agrees with consuming the token's bytes.
+ */
+function checkMasks(lang: string, file: string, tok: Tokenizer, positions: number, tokenStride: number): number {
+  const m = createMatcher(grammar(lang), undefined, tok);
+  const ids = tok.encodeBytes(new Uint8Array(fs.readFileSync(file)));
+  const every = Math.max(1, Math.floor(ids.length / positions));
+  let checked = 0;
+  for (let i = 0; i < ids.length; i++) {
+    if (i % every === 0) {
+      const mask = m.computeMask();
+      assert.ok((mask[ids[i] >>> 5] >>> (ids[i] & 31)) & 1, `${file}: the file's own next token ${ids[i]} is masked out at token ${i}`);
+      for (let t = i % tokenStride; t < tok.vocabSize; t += tokenStride) {
+        const inMask = ((mask[t >>> 5] >>> (t & 31)) & 1) === 1;
+        const allowed = m.allows(t);
+        if (inMask !== allowed) assert.fail(`${file} at token ${i}: token ${t} ${JSON.stringify(new TextDecoder().decode(tok.tokenBytes(t)))} mask=${inMask} allows=${allowed}`);
+        if (tok.isSpecial(t)) assert.equal(inMask, false);
+        checked++;
+      }
+      const snap = m.snapshot();
+      for (let t = 0; t < 50; t++) {
+        const id = (i * 7919 + t * 104729) % tok.vocabSize;
+        if (tok.isSpecial(id)) continue;
+        const allowed = m.allows(id);
+        assert.equal(m.consumeBytes(tok.tokenBytes(id)), allowed);
+        m.restore(snap);
+      }
+    }
+    assert.ok(m.consume(ids[i]), `${file}: token ${i} rejected`);
+  }
+  assert.ok(m.isAccepting(), `${file}: not accepted at the end`);
+  return checked;
+}
+
+const tinyPath = path.resolve(__dirname, '../../../models/trellis-code-tiny/tokenizer.json');
+
+describe('grammar engine: token masks equal brute force', () => {
+  it('default model vocabulary (4k): Python and JSON files', function () {
+    if (!fs.existsSync(tinyPath)) this.skip();
+    const tok = Tokenizer.fromFile(tinyPath);
+    const n = checkMasks('python', '/usr/lib/python3.11/textwrap.py', tok, 6, 1)
+      + checkMasks('json', path.resolve(__dirname, '../../../tsconfig.json'), tok, 6, 1);
+    assert.ok(n > 40000);
+  });
+});
