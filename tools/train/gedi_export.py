@@ -33,6 +33,40 @@ DEFAULT_WEIGHT = 0.0
 MAX_WEIGHT = 8.0
 
 
+def write_card(ckpt_path: str = CKPT, out: str = OUT, eval_report: str | None = None) -> None:
+    """Rewrites README.md only (model card: data, accuracy, and optionally the eval-steering table)."""
+    ck = torch.load(ckpt_path)
+    cfg = GPTConfig(**ck["cfg"])
+    with open(os.path.join(out, "trellis-attributes.json")) as f:
+        manifest = json.load(f)
+    report_path = os.path.join(HERE, "work", "gedi", "report.json")
+    report = json.load(open(report_path)) if os.path.exists(report_path) else None
+    card = model_card(cfg, ck, manifest, report)
+    if eval_report:
+        card += eval_section(json.load(open(eval_report)))
+    with open(os.path.join(out, "README.md"), "w") as f:
+        f.write(card)
+    print(f"gedi_export: wrote {out}/README.md")
+
+
+def eval_section(r: dict) -> str:
+    o = r["options"]
+    names = list(r["rows"][0]["rates"].keys())
+    lines = ["## Steering effect (`node dist/cli.js eval-steering`)", "",
+             f"{r['prompts']} held-out prompts (a file up to a `def name(` line), k = {o['weight']}, "
+             f"T = {o['temperature']}, top-p {o['topP']}, max {o['maxTokens']} tokens, grammar {o['grammar']}, seed {o['seed']}; "
+             "rates by the same labeller; base ll/tok = the base model's mean log-likelihood per completion token.", "",
+             "| setting | " + " | ".join(f"{n} %" for n in names) + " | base ll/tok | tok/s | × unsteered |",
+             "|---|" + "---|" * (len(names) + 3)]
+    for row in r["rows"]:
+        rates = " | ".join("—" if row["rates"][n] is None else f"{100 * row['rates'][n]:.0f}" for n in names)
+        fx = lambda x, d: "—" if x is None else f"{x:.{d}f}"  # noqa: E731  (NaN is null in JSON)
+        lines.append(f"| {row['setting']} | {rates} | {fx(row['baseLogLikPerToken'], 2)} | {fx(row['decodeTokensPerSecond'], 1)} | {fx(row['speedVsUnsteered'], 2)} |")
+    lines += ["", "Swing (+k − −k): " + ", ".join(f"{a} {v:+.0f} pp" for a, v in r["swingPp"].items())
+              + f"; two attributes at +k run at {r['overheadRatio']:.2f} × the unsteered tokens/s.", ""]
+    return "\n".join(lines)
+
+
 def export(ckpt_path: str = CKPT, out: str = OUT, opset: int = 14) -> None:
     ck = torch.load(ckpt_path)
     cfg = GPTConfig(**ck["cfg"])
@@ -184,7 +218,7 @@ def model_card(cfg, ck, manifest, report) -> str:
         lines += [
             "## Held-out discriminator accuracy",
             "",
-            "Balanced samples (up to 100 per class), never trained on. `full`: the classic GeDi classifier",
+            f"Balanced samples (up to {report['args'].get('eval_per_class', 100)} per class), never trained on. `full`: the classic GeDi classifier",
             "(length-normalised log-likelihood ratio over the whole function, + b); `window`: the posterior the",
             "engine computes while decoding (last W tokens), averaged over every position of the function.",
             "",
@@ -229,8 +263,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description="Export the GeDi model folder")
     ap.add_argument("--ckpt", default=CKPT)
     ap.add_argument("--out", default=OUT)
+    ap.add_argument("--card-only", action="store_true", help="rewrite README.md only")
+    ap.add_argument("--eval-report", help="eval-steering --json output to include in the model card")
     a = ap.parse_args(argv)
-    export(a.ckpt, a.out)
+    if a.card_only:
+        write_card(a.ckpt, a.out, a.eval_report)
+    else:
+        export(a.ckpt, a.out)
+        if a.eval_report:
+            write_card(a.ckpt, a.out, a.eval_report)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 // This file also holds `bench decode`: decode tokens/s and first-token latency on the default
 // model over prompts cut from real Python files.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Engine } from '../../engine/engine';
 import { measureDecode } from '../../engine/decode/throughput';
@@ -96,16 +97,20 @@ const decodeBench: Benchmark = {
         threads: engine.model.threads,
         tokensPerSecond: round(median(results.map((r) => r.tokensPerSecond))),
         firstTokenMs: round(median(results.map((r) => r.firstTokenMs))),
+        cpuMsPerToken: round(median(results.map((r) => r.cpuMsPerToken)), 3),
         promptTokens: median(results.map((r) => r.promptTokens)),
         generatedTokens: median(results.map((r) => r.generatedTokens)),
         loadMs: round(loadMs),
+        loadAverage: round(os.loadavg()[0]!),
+        cores: os.cpus().length,
       };
       if (values.json) console.log(JSON.stringify({ bench: 'decode', ...report }));
       else {
         console.log(`bench decode — ${report.model}, ${report.prompts} prompts from ${texts.length} Python files, greedy, ${maxTokens} tokens`);
         console.log(`  decode:      ${report.tokensPerSecond} tokens/s (median over prompts; ${report.generatedTokens} tokens each, end tokens banned)`);
         console.log(`  first token: ${report.firstTokenMs} ms (median; prompt ${report.promptTokens} tokens, prompt building and prefill included)`);
-        console.log(`  threads:     ${report.threads}   model load: ${report.loadMs} ms`);
+        console.log(`  cpu:         ${report.cpuMsPerToken} ms CPU per token (median, all threads; ≈ ${round(1000 / report.cpuMsPerToken, 1)} tokens/s per idle core)`);
+        console.log(`  threads:     ${report.threads}   model load: ${report.loadMs} ms   load average: ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores`);
       }
       return 0;
     } finally {

@@ -10,6 +10,8 @@ import { evalSteeringCommand } from './eval-steering';
 import { evalHealingCommand } from './eval-healing';
 import { grammarCommand } from './grammar';
 import { benchMaskCommand } from './bench-mask';
+import { evalCommand, benchSuiteCommand, reportCommand } from './eval';
+import { benchXGrammarCommand } from './bench-xgrammar';
 
 export const commands: Command[] = [
   completeCommand,
@@ -22,4 +24,8 @@ export const commands: Command[] = [
   evalHealingCommand,
   grammarCommand,
   benchMaskCommand,
+  evalCommand,
+  benchSuiteCommand,
+  reportCommand,
+  benchXGrammarCommand,
 ];

@@ -8,9 +8,9 @@
 // on the original text only (never on the completion): each check is probed on the file with
 // the cursor's line removed and with a few stand-in middles at the cursor (what closes the
 // line's open strings and brackets, nothing, `0`, `pass`, an opening bracket, a block body…);
-// the strongest check that one probe passes is used for every end decision of the request.
-// A suffix that is empty always gets `full` (some completion can always end there). The
-// stand-ins are heuristics: a sound file they miss gets a weaker check, never a wrong one.
+// the strongest check that one probe passes is used for every end decision of the request;
+// when none passes, `full` (a failed guess proves nothing). A suffix that is empty always gets
+// `full` (some completion can always end there). `none` is left for requests without grammar.
 import type { SuffixCheck } from '../api';
 import type { Matcher, MatcherSnapshot } from '../interfaces';
 
@@ -212,7 +212,7 @@ export function preparePrefix(
   const opensBlock = /:\s*$/.test(new TextDecoder().decode(cursorLine));
   const body = `\n${' '.repeat(indent + 4)}`;
   const stand = [
-    ...(closer ? [closer, `0${closer}`] : []),
+    ...(closer ? [closer, `0${closer}`, `${closer}:`] : []),
     ...options.probeMiddles,
     ...(opensBlock ? [`${body}pass`, `${body}"""`, `${body}'''`] : []),
   ];
@@ -233,13 +233,13 @@ export function preparePrefix(
       probes: probes(linesBytes, dropped.subarray(0, afterLines(dropped, options.lines))),
     },
   ];
-  let plan: SuffixPlan = NO_SUFFIX_CHECK;
+  // No probe passing proves nothing (the middle may be more than a stand-in: a new block
+  // header, a long call): the full check is the default, and a weaker one is chosen only on
+  // evidence — its probe passes where the full one does not.
+  let plan: SuffixPlan = candidates[0]!.plan;
   if (suffix.length === 0) candidates.splice(1);
   for (const c of candidates) {
-    if (suffix.length === 0) {
-      plan = c.plan;
-      break;
-    }
+    if (suffix.length === 0) break;
     const ok = c.probes.some((p) => {
       matcher.restore(atLineStart);
       return suffixAccepted(matcher, { ...c.plan, bytes: p });

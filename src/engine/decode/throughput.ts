@@ -13,6 +13,11 @@ export interface ThroughputSample {
   firstTokenMs: number;
   /** Generated tokens per second after the first one. */
   tokensPerSecond: number;
+  /**
+   * Process CPU milliseconds (all threads) per generated token after the first: a figure that
+   * stays meaningful on a machine shared with other work, where wall-clock rates do not.
+   */
+  cpuMsPerToken: number;
 }
 
 /** Decodes `tokens` greedy tokens after the FIM prompt of (prefix, suffix). */
@@ -24,6 +29,7 @@ export async function measureDecode(m: LoadedModelFolder, prefix: string, suffix
   const prompt = buildPrompt({ tokenizer: m.tokenizer, fim: m.fim, order: m.fimOrder }, enc.encode(prefix), enc.encode(suffix), { maxTokens: budget });
   const cache = m.model.newCache();
   const [logits] = (await m.model.forward([{ ids: prompt.ids, cache }])) as [Float32Array];
+  let cpuAtFirst: NodeJS.CpuUsage | null = null;
   const out = await decode({
     model: m.model,
     tokenizer: m.tokenizer,
@@ -34,10 +40,12 @@ export async function measureDecode(m: LoadedModelFolder, prefix: string, suffix
     endTokens: new Map(),
     banned: [...m.bannedIds, ...ends],
     startedAt: started,
+    hooks: { onToken: () => void (cpuAtFirst ??= process.cpuUsage()) },
   });
+  const cpu = cpuAtFirst ? process.cpuUsage(cpuAtFirst) : { user: 0, system: 0 };
   out.cache.dispose();
   cache.dispose();
   const n = out.tokens.length;
   const decodeMs = out.totalMs - out.firstTokenMs;
-  return { promptTokens: prompt.ids.length, generatedTokens: n, firstTokenMs: out.firstTokenMs, tokensPerSecond: n > 1 && decodeMs > 0 ? ((n - 1) * 1000) / decodeMs : 0 };
+  return { promptTokens: prompt.ids.length, generatedTokens: n, firstTokenMs: out.firstTokenMs, tokensPerSecond: n > 1 && decodeMs > 0 ? ((n - 1) * 1000) / decodeMs : 0, cpuMsPerToken: n > 1 ? (cpu.user + cpu.system) / 1000 / (n - 1) : 0 };
 }

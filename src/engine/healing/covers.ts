@@ -42,6 +42,23 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+const isWordByte = (b: number): boolean => (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x5f;
+
+/**
+ * Bytes after which no continuation can move a pre-tokenizer boundary inside them, for the
+ * regex family of byte-level BPE tokenizers (GPT-2, cl100k, Llama-3, Qwen, StarCoder, Trellis):
+ * their only look-ahead is in whitespace runs (`\s+(?!\S)`, `\s*[\r\n]+`), contractions (`'ll`)
+ * and characters cut by a byte offset; a text ending in an ASCII word byte, with no apostrophe
+ * just before, ends inside a greedy word/number chunk that a continuation can only extend.
+ * Lets validity skip the probes in the common case (an identifier being typed).
+ */
+function wordFinal(bytes: Uint8Array): boolean {
+  const n = bytes.length;
+  if (n === 0 || !isWordByte(bytes[n - 1]!)) return false;
+  for (let i = Math.max(0, n - 3); i < n; i++) if (bytes[i] === 0x27) return false;
+  return true;
+}
+
 function startsWithIds(ids: readonly number[], prefix: readonly number[]): boolean {
   if (ids.length < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (ids[i] !== prefix[i]) return false;
@@ -121,6 +138,7 @@ export class Canonicalizer {
    */
   isValidPrefix(bytes: Uint8Array, ids: readonly number[]): boolean {
     if (startsWithIds(this.encode(bytes), ids)) return true;
+    if (wordFinal(bytes)) return false;
     const own = this.boundaries(bytes);
     const n = bytes.length;
     for (const p of this.probes) {

@@ -5,6 +5,9 @@ import { TrellisError } from '../api';
 import type { ForwardRow, KvCache, LanguageModel } from '../interfaces';
 import type { Canonicalizer, CoverCandidate } from './covers';
 
+/** Most covers fully checked (with probes) to prove that a left part needs no row. */
+const PRUNE_CHECKS = 64;
+
 /** Raw next-token scores; float64 where a model offers it (exact reference models). */
 export type Logits = Float32Array | Float64Array;
 
@@ -80,13 +83,17 @@ export async function scoreTail(model: LanguageModel, canon: Canonicalizer, stat
   const { lefts, covers } = canon.candidates(tail);
   const V = model.vocabSize;
   // A left part none of whose covers can be canonical is not worth a row: rows cost a copy of
-  // the prompt's KV cache each. Cheap standalone checks first; probes only for the rest.
+  // the prompt's KV cache each. Cheap standalone checks first; the full check (probes) on at
+  // most PRUNE_CHECKS covers — a row still undecided after that is run (the safe side).
   const byLeft: number[][] = lefts.map(() => []);
   covers.forEach((c, k) => {
     if (c.leftIndex >= 0) byLeft[c.leftIndex]!.push(k);
   });
   const alive = byLeft.map(
-    (ks) => ks.some((k) => canon.isCanonicalStart(tail, covers[k]!)) || ks.some((k) => canon.isValidCover(tail, covers[k]!)),
+    (ks) =>
+      ks.some((k) => canon.isCanonicalStart(tail, covers[k]!)) ||
+      ks.length > PRUNE_CHECKS ||
+      ks.some((k) => canon.isValidCover(tail, covers[k]!)),
   );
   const slot = new Int32Array(lefts.length).fill(-1);
   const rowsIn: ForwardRow[] = [];

@@ -69,7 +69,7 @@ describe('grammar modes: suffix-aware termination', () => {
     });
   }
 
-  it('chooses full / block / lines / none from the original text only', () => {
+  it('chooses full / block / lines from the original text only', () => {
     const plan = (prefix: string, suffix: string) => preparePrefix(new ParenMatcher(tok), enc.encode(prefix), enc.encode(suffix), TOY_POLICY).plan.check;
     assert.equal(plan('(', ')'), 'full');
     assert.equal(plan('(', ''), 'full', 'an empty suffix can always be reached');
@@ -77,8 +77,8 @@ describe('grammar modes: suffix-aware termination', () => {
     assert.equal(plan('(', 'a)\nb\n'), 'block');
     // Broken inside the block, but the next three lines stay viable.
     assert.equal(plan('(', '\n a\n a\n a\n ))\nb'), 'lines');
-    // Broken right after the cursor: nothing can be checked.
-    assert.equal(plan('(', ' b\nb'), 'none');
+    // No stand-in makes even the next line viable: no evidence of a broken file, full stays.
+    assert.equal(plan('(', ' b\nb'), 'full');
     // Only the cursor's line is broken: dropping it makes the file parse, so the full check stands.
     assert.equal(plan('a\n(', '\na\n'), 'full');
     assert.equal(preparePrefix(new ParenMatcher(tok), enc.encode(')'), new Uint8Array(0)).matcher, null, 'a broken prefix disables the grammar');

@@ -49,9 +49,15 @@ describe('suffix-aware termination on real Python', function () {
     assert.ok(m.consumeBytes(enc.encode('(')) && !suffixAccepted(m, p.plan));
   });
 
-  it('falls back to the next lines when the block itself is broken, and to none right below', () => {
+  it('falls back to the next lines when the block itself is broken', () => {
     assert.equal(plan('def f(x):\n    y = ', '\n    a = 1\n    b = 2\n    c = 3\n    d = (]\n').check, 'lines');
-    assert.equal(plan('def f(x):\n    y = ', '\n    = = =\n').check, 'none');
+  });
+
+  it('keeps the full check when no stand-in fits (a new block header under the cursor)', () => {
+    // The real middle is `def g(a,`: no probe guesses it, which is no evidence of a broken file.
+    assert.equal(plan('def f():\n    return 1\n', '\n      b):\n    return a + b\n').check, 'full');
+    // Multi-line signature: closing it needs `):`.
+    assert.equal(plan('class A:\n    def f(\n        self,\n        x: int = 1,', '\n        return x\n').check, 'full');
   });
 
   it('disables the grammar when the prefix itself is broken', () => {
