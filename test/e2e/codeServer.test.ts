@@ -47,7 +47,10 @@ describe('e2e: Trellis in code-server', function () {
       const failed = /could not load the model: .*/.exec(text);
       if (failed) throw new Error(failed[0]);
       return /model ready: /.test(text);
-    }, 180_000, 500);
+    }, 300_000, 500).catch(async (err: Error) => {
+      await shot(s.page, '00-startup-failure');
+      throw err;
+    });
     await s.page.locator('.statusbar-item', { hasText: 'Trellis' }).first().waitFor();
   });
 

@@ -52,7 +52,9 @@ def write_card(ckpt_path: str = CKPT, out: str = OUT, eval_report: str | None = 
 def eval_section(r: dict) -> str:
     o = r["options"]
     names = list(r["rows"][0]["rates"].keys())
-    lines = ["## Steering effect (`node dist/cli.js eval-steering`)", "",
+    lines = ["", "## Steering effect (`node dist/cli.js eval-steering`)", "",
+             f"Base model: {r['model']} (the export present when this was measured). Speeds were measured on a",
+             "2-core machine shared with model training: ratios are from interleaved runs, absolute tok/s are low.", "",
              f"{r['prompts']} held-out prompts (a file up to a `def name(` line), k = {o['weight']}, "
              f"T = {o['temperature']}, top-p {o['topP']}, max {o['maxTokens']} tokens, grammar {o['grammar']}, seed {o['seed']}; "
              "rates by the same labeller; base ll/tok = the base model's mean log-likelihood per completion token.", "",

@@ -24,6 +24,8 @@ export interface MaskBenchOptions {
   masks?: number;
   /** Files per language (default: real files found on this machine). */
   files?: Record<string, string[]>;
+  /** Spread the measured masks over each file (cold caches) instead of consecutive positions. */
+  spread?: boolean;
   signal?: AbortSignal;
 }
 
@@ -107,12 +109,14 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
       for (const f of list) {
         const ids = tokenizer.encodeBytes(new Uint8Array(fs.readFileSync(f).subarray(0, FILE_BYTES)));
         const m = createMatcher(grammar, undefined, tokenizer);
-        // spread the measured masks over the file
-        const every = Math.max(1, Math.floor(ids.length / perFile));
+        // masks at consecutive positions (as a decode loop asks for them), or spread over the file
+        const every = opts.spread ? Math.max(1, Math.floor(ids.length / perFile)) : 1;
+        const from = opts.spread ? 0 : Math.max(0, Math.floor(ids.length / 3) - (perFile >> 1));
+        const to = opts.spread ? ids.length : from + perFile;
         for (let i = 0; i < ids.length; i++) {
           if (opts.signal?.aborted) break;
           const id = ids[i];
-          if (i % every === 0) {
+          if (i >= from && i < to && i % every === 0) {
             let s = performance.now();
             const mask = m.computeMask();
             maskUs.push((performance.now() - s) * 1000);
@@ -140,15 +144,17 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
 export const benchMaskCommand: Command = {
   name: 'bench-mask',
   summary: 'Grammar token-mask speed (p50/p99/max µs) per language and vocabulary',
-  usage: `Usage: trellis bench-mask [--language L]... [--tokenizer tiny|llama3|PATH]... [--masks N] [--json]
+  usage: `Usage: trellis bench-mask [--language L]... [--tokenizer tiny|llama3|PATH]... [--masks N] [--spread] [--json]
 
-Teacher-forces real files through the grammar matcher and times full masks and allows() checks.`,
+Teacher-forces real files through the grammar matcher and times full masks and allows() checks
+at N consecutive positions per language (a third into each file), or spread over the files
+(--spread: every mask meets cold caches, the worst case).`,
   async run(argv) {
-    let values: { language?: string[]; tokenizer?: string[]; masks?: string; json?: boolean };
+    let values: { language?: string[]; tokenizer?: string[]; masks?: string; json?: boolean; spread?: boolean };
     try {
-      values = parseArgs({ args: argv, options: { language: { type: 'string', multiple: true }, tokenizer: { type: 'string', multiple: true }, masks: { type: 'string' }, json: { type: 'boolean' }, model: { type: 'string' } } }).values as typeof values;
+      values = parseArgs({ args: argv, options: { language: { type: 'string', multiple: true }, tokenizer: { type: 'string', multiple: true }, masks: { type: 'string' }, json: { type: 'boolean' }, spread: { type: 'boolean' }, model: { type: 'string' } } }).values as typeof values;
     } catch (e) { throw new UsageError((e as Error).message); }
-    const rows = await runMaskBench({ languages: values.language, tokenizers: values.tokenizer, masks: values.masks ? Number(values.masks) : undefined });
+    const rows = await runMaskBench({ languages: values.language, tokenizers: values.tokenizer, masks: values.masks ? Number(values.masks) : undefined, spread: values.spread });
     if (values.json) { console.log(JSON.stringify(rows, null, 1)); return 0; }
     console.log('language    vocab    size    tokens rej  mask µs p50/p99/max        allows µs p50/p99/max   allowed  compile ms  cached load ms');
     for (const r of rows) {

@@ -77,10 +77,18 @@ function barChart(c: BarChart): string {
   return `<figure><figcaption>${esc(c.title)}</figcaption><svg class="chart" data-kind="bars" viewBox="0 0 ${width} ${h}" width="${width}" height="${h}" role="img" aria-label="${esc(c.title)}">${bars}${ref}</svg></figure>`;
 }
 
+/** Axis labels: 1, 10, 100, 1k, 10k, 1M … */
+function compact(v: number): string {
+  if (v >= 1e6) return `${v / 1e6}M`;
+  if (v >= 1e3) return `${v / 1e3}k`;
+  return formatNumber(v);
+}
+
 function quantileChart(c: QuantileChart): string {
-  const rowH = 24, left = 220, width = 720, plotW = width - left - 150;
+  const rowH = 24, left = 220, width = 900, plotW = width - left - 250;
   const vals = c.rows.flatMap((r) => [r.p50, r.p99, r.max]).filter((v) => v > 0);
-  const lo = Math.log10(Math.min(...vals, 1)) , hi = Math.log10(Math.max(...vals, 10));
+  // Whole decades, so the ticks stay inside the plot.
+  const lo = Math.floor(Math.log10(Math.min(...vals, 1))), hi = Math.max(lo + 1, Math.ceil(Math.log10(Math.max(...vals, 10))));
   const x = (v: number) => left + ((Math.log10(Math.max(v, 10 ** lo)) - lo) / Math.max(hi - lo, 1e-9)) * plotW;
   const h = c.rows.length * rowH + 50;
   const rows = c.rows.map((r, i) => {
@@ -90,11 +98,11 @@ function quantileChart(c: QuantileChart): string {
       `<circle cx="${x(r.p50)}" cy="${y}" r="5" fill="${PALETTE[0]}"/>` +
       `<circle cx="${x(r.p99)}" cy="${y}" r="4" fill="${PALETTE[1]}"/>` +
       `<rect x="${x(r.max) - 3}" y="${y - 3}" width="6" height="6" fill="${PALETTE[3]}"/>` +
-      `<text x="${width - 146}" y="${y + 4}">${esc(formatNumber(r.p50))} / ${esc(formatNumber(r.p99))} / ${esc(formatNumber(r.max))}</text>`;
+      `<text x="${width - 240}" y="${y + 4}">${esc(formatNumber(r.p50))} / ${esc(formatNumber(r.p99))} / ${esc(formatNumber(r.max))}</text>`;
   }).join('');
   const ticks: string[] = [];
   for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
-    ticks.push(`<line x1="${x(10 ** e)}" x2="${x(10 ** e)}" y1="24" y2="${h - 20}" stroke="#ddd"/><text x="${x(10 ** e)}" y="${h - 6}" text-anchor="middle">${esc(formatNumber(10 ** e))}</text>`);
+    ticks.push(`<line x1="${x(10 ** e)}" x2="${x(10 ** e)}" y1="24" y2="${h - 20}" stroke="#ddd"/><text x="${x(10 ** e)}" y="${h - 6}" text-anchor="middle">${esc(compact(10 ** e))}</text>`);
   }
   const legend = `<text x="${left}" y="16">● p50  ● p99  ■ max (${esc(c.unit)}, log scale)</text>`;
   return `<figure><figcaption>${esc(c.title)}</figcaption><svg class="chart" data-kind="quantiles" viewBox="0 0 ${width} ${h}" width="${width}" height="${h}" role="img" aria-label="${esc(c.title)}">${ticks.join('')}${legend}${rows}</svg></figure>`;

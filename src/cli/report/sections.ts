@@ -205,39 +205,66 @@ export function buildReport(res: Results): Report {
     generatedAt: res.generatedAt,
     machine: m ? `${m.cpus} × ${m.cpuModel}, Node ${m.node}` : 'unknown machine',
     sections: [
-      xgrammarSection(res.bench), masksSection(res.bench), tokenizerSection(res.bench), decodeSection(res.bench, res.eval), memorySection(res.bench),
-      grammarSection(res.eval), healingSection(res.eval), steeringSection(res.eval), runsSection(res),
+      safe('json-masks', () => xgrammarSection(res.bench)), safe('masks', () => masksSection(res.bench)), safe('tokenizer', () => tokenizerSection(res.bench)),
+      safe('decode', () => decodeSection(res.bench, res.eval)), safe('memory', () => memorySection(res.bench)),
+      safe('grammar-modes', () => grammarSection(res.eval)), safe('healing', () => healingSection(res.eval)), safe('steering', () => steeringSection(res.eval)),
+      safe('runs', () => runsSection(res)),
     ],
   };
+}
+
+/** A section whose data has an unexpected shape (a benchmark changed) says so instead of breaking the page. */
+function safe(id: string, f: () => ReportSection): ReportSection {
+  try {
+    return f();
+  } catch (e) {
+    return { id, title: id, description: 'This section could not be drawn from results.json.', reproduce: 'npm run bench && npm run eval', tables: [], charts: [], notes: [`error: ${(e as Error).message}`] };
+  }
 }
 
 /** The README's short results table (markdown), every number read from results.json. */
 export function readmeTable(res: Results): string {
   const rows: string[][] = [];
   const b = res.bench, e = res.eval;
-  const xg = part<XGrammarBenchResult>(b, 'xgrammar').data;
-  for (const r of xg?.rows ?? []) {
-    const t = r.trellis;
-    rows.push([`JSON mask µs p50 / p99, ${r.vocabulary} vocabulary (${r.vocabSize.toLocaleString('en-US')})`, t ? `${t.maskUs.p50} / ${t.maskUs.p99}` : '—', `XGrammar ${r.xgrammarMaskUs.p50} / ${r.xgrammarMaskUs.p99}`, `${r.ratio.p50}× / ${r.ratio.p99}×`]);
-  }
-  const tk = part<TokenizerBenchResult>(b, 'tokenizer').data;
-  for (const r of tk?.rows ?? []) rows.push([`Tokenizer encode MB/s, ${r.tokenizer}`, String(r.warmMBps.ours), `@huggingface/tokenizers ${r.warmMBps.reference}`, `${r.ratio}×${r.identicalIds ? ', identical ids' : ', ids DIFFER'}`]);
-  const d = part<DecodeData>(b, 'decode').data;
-  if (d) rows.push(['Decode tokens/s · first token ms (default model)', `${r2(d.tokensPerSecond)} · ${r2(d.firstTokenMs)}`, '—', '—']);
-  const mem = part<MemoryData>(b, 'memory').data;
-  if (mem) rows.push(['Peak RSS of a CLI completion (MiB)', String(mem.peakRssMiB), '—', '—']);
-  const g = part<GrammarEvalReport>(e, 'grammar').data;
-  if (g) {
-    const off = g.rows.find((r) => r.mode === 'off');
-    for (const r of g.rows.filter((x) => x.mode !== 'off')) rows.push([`Parse OK after completion, grammar ${r.mode}`, pct(r.parseOk), off ? `grammar off ${pct(off.parseOk)}` : '—', `${r2(r.tokensPerSecondVsOff)}× tokens/s`]);
-  }
-  const h = part<HealingEvalReport>(e, 'healing').data;
-  if (h) {
-    const off = h.rows.find((r) => r.mode === 'off');
-    for (const r of h.rows.filter((x) => x.mode !== 'off')) rows.push([`Mid-token: identifier exact match, healing ${r.mode}`, pct(r.identifierExact), off ? `healing off ${pct(off.identifierExact)}` : '—', `${r2(r.firstByteVsOff)}× first-byte time`]);
-  }
-  const s = part<SteeringEvalReport>(e, 'steering').data;
-  if (s) rows.push(['Steering swing (+k vs −k), two-attribute speed', Object.entries(s.swingPp).map(([a, v]) => `${a} ${v >= 0 ? '+' : ''}${v.toFixed(1)} pp`).join(', '), 'unsteered', `${r2(s.overheadRatio)}× tokens/s`]);
+  // A part whose data changed shape loses its rows, not the whole table.
+  const guard = (f: () => void) => { try { f(); } catch { /* skipped */ } };
+  guard(() => {
+    const xg = part<XGrammarBenchResult>(b, 'xgrammar').data;
+    for (const r of xg?.rows ?? []) {
+      const t = r.trellis;
+      rows.push([`JSON mask µs p50 / p99, ${r.vocabulary} vocabulary (${r.vocabSize.toLocaleString('en-US')})`, t ? `${t.maskUs.p50} / ${t.maskUs.p99}` : '—', `XGrammar ${r.xgrammarMaskUs.p50} / ${r.xgrammarMaskUs.p99}`, `${r.ratio.p50}× / ${r.ratio.p99}×`]);
+    }
+  });
+  guard(() => {
+    const tk = part<TokenizerBenchResult>(b, 'tokenizer').data;
+    for (const r of tk?.rows ?? []) rows.push([`Tokenizer encode MB/s, ${r.tokenizer}`, String(r.warmMBps.ours), `@huggingface/tokenizers ${r.warmMBps.reference}`, `${r.ratio}×${r.identicalIds ? ', identical ids' : ', ids DIFFER'}`]);
+  });
+  guard(() => {
+    const d = part<DecodeData>(b, 'decode').data;
+    if (d) rows.push(['Decode tokens/s · first token ms (default model)', `${r2(d.tokensPerSecond)} · ${r2(d.firstTokenMs)}`, '—', '—']);
+  });
+  guard(() => {
+    const mem = part<MemoryData>(b, 'memory').data;
+    if (mem) rows.push(['Peak RSS of a CLI completion (MiB)', String(mem.peakRssMiB), '—', '—']);
+  });
+  guard(() => {
+    const g = part<GrammarEvalReport>(e, 'grammar').data;
+    if (g) {
+      const off = g.rows.find((r) => r.mode === 'off');
+      for (const r of g.rows.filter((x) => x.mode !== 'off')) rows.push([`Parse OK after completion, grammar ${r.mode}`, pct(r.parseOk), off ? `grammar off ${pct(off.parseOk)}` : '—', `${r2(r.tokensPerSecondVsOff)}× tokens/s`]);
+    }
+  });
+  guard(() => {
+    const h = part<HealingEvalReport>(e, 'healing').data;
+    if (h) {
+      const off = h.rows.find((r) => r.mode === 'off');
+      for (const r of h.rows.filter((x) => x.mode !== 'off')) rows.push([`Mid-token: identifier exact match, healing ${r.mode}`, pct(r.identifierExact), off ? `healing off ${pct(off.identifierExact)}` : '—', `${r2(r.firstByteVsOff)}× first-byte time`]);
+    }
+  });
+  guard(() => {
+    const s = part<SteeringEvalReport>(e, 'steering').data;
+    if (s) rows.push(['Steering swing (+k vs −k), two-attribute speed', Object.entries(s.swingPp).map(([a, v]) => `${a} ${v >= 0 ? '+' : ''}${v.toFixed(1)} pp`).join(', '), 'unsteered', `${r2(s.overheadRatio)}× tokens/s`]);
+  });
   const when = [b, e].filter((x): x is SuiteResult => !!x).map((x) => `${x.kind} ${x.startedAt.slice(0, 16).replace('T', ' ')} UTC${x.quick ? ' (quick sizes)' : ''}`).join(', ');
   const m = b?.machine ?? e?.machine;
   return [
@@ -246,6 +273,8 @@ export function readmeTable(res: Results): string {
     ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`),
     '',
     `Generated from report/results.json (${when || 'no runs yet'}${m ? `; ${m.cpus} × ${m.cpuModel}` : ''}) by \`node dist/cli.js report --readme README.md\`. Full report with plots: [report/index.html](report/index.html).`,
+    '',
+    '![The benchmark report (report/index.html) rendered in headless Chromium](report/screenshot.png)',
   ].join('\n');
 }
 

@@ -24,6 +24,8 @@ export interface PartResult {
   name: string;
   status: 'ok' | 'error';
   seconds: number;
+  /** CPU seconds of this process during the part (user + system; steadier than wall time on a busy machine). */
+  cpuSeconds?: number;
   /** The sizes it ran with. */
   params: Record<string, unknown>;
   data?: unknown;
@@ -144,29 +146,33 @@ async function measureCompletionMemory(modelDir: string, signal: AbortSignal, gr
   }
 }
 
-/** Benchmarks (speed, memory), each with its default and --quick sizes. */
+/**
+ * Benchmarks (speed, memory), each with its default and --quick sizes. The budgets add up to
+ * 400 s here and 460 s for the evaluations: `npm run bench && npm run eval` ends within 15
+ * minutes even when a part overruns (its partial data or its error is recorded).
+ */
 export const BENCH_PARTS: PartDef[] = [
   {
     name: 'tokenizer',
-    budgetS: (q) => pick(q, 60, 120),
+    budgetS: (q) => pick(q, 60, 90),
     params: (q) => ({ bytes: pick(q, 40_000, 400_000), repeat: pick(q, 1, 3) }),
     run: (_ctx, p) => runTokenizerBench({ quiet: true, bytes: p.bytes as number, repeat: p.repeat as number }),
   },
   {
     name: 'xgrammar',
-    budgetS: (q) => pick(q, 120, 180),
+    budgetS: (q) => pick(q, 120, 120),
     params: (q) => ({ masks: pick(q, 12, 200), tokenizers: ['tiny', 'llama3'] }),
     run: (ctx, p) => runXGrammarBench({ masks: p.masks as number, tokenizers: p.tokenizers as string[], signal: ctx.signal, log: ctx.log }),
   },
   {
     name: 'masks',
-    budgetS: (q) => pick(q, 120, 180),
+    budgetS: (q) => pick(q, 120, 110),
     params: (q) => ({ masks: pick(q, 8, 100), languages: ['python', 'javascript', 'typescript'], tokenizers: ['tiny', 'llama3'] }),
     run: (ctx, p) => runMaskBench({ masks: p.masks as number, languages: p.languages as string[], tokenizers: p.tokenizers as string[], signal: ctx.signal }),
   },
   {
     name: 'decode',
-    budgetS: (q) => pick(q, 60, 90),
+    budgetS: (q) => pick(q, 60, 40),
     params: (q) => ({ prompts: pick(q, 2, 12), maxTokens: pick(q, 16, 64) }),
     run: async (ctx, p) => {
       const files = repoPythonFiles();
@@ -205,7 +211,7 @@ export const BENCH_PARTS: PartDef[] = [
   },
   {
     name: 'memory',
-    budgetS: (q) => pick(q, 60, 90),
+    budgetS: (q) => pick(q, 60, 40),
     params: () => ({ grammar: 'mask', healing: 'exact', maxTokens: 32 }),
     run: (ctx, p) => measureCompletionMemory(ctx.modelDir, ctx.signal, p.grammar as string, p.healing as string),
   },
@@ -215,7 +221,7 @@ export const BENCH_PARTS: PartDef[] = [
 export const EVAL_PARTS: PartDef[] = [
   {
     name: 'grammar',
-    budgetS: (q) => pick(q, 120, 300),
+    budgetS: (q) => pick(q, 120, 170),
     params: (q) => ({ positions: pick(q, 4, 30), maxFiles: 40, maxTokens: 32, throughputCursors: pick(q, 1, 4), modes: ['off', 'mask', 'aligned'], temperature: 0.2, topP: 0.95, seed: 0, healing: 'off' }),
     run: (ctx, p) => runGrammarEval({
       modelDir: ctx.modelDir, maxFiles: p.maxFiles as number, positions: p.positions as number, seed: p.seed as number,
@@ -226,7 +232,7 @@ export const EVAL_PARTS: PartDef[] = [
   },
   {
     name: 'healing',
-    budgetS: (q) => pick(q, 120, 240),
+    budgetS: (q) => pick(q, 120, 120),
     params: (q) => ({ positions: pick(q, 4, 40), maxFiles: 60, modes: ['off', 'token', 'exact'], layout: 'plain', contextTokens: 512, continuationBytes: 16, maxTokens: 24, seed: 0 }),
     run: (ctx, p) => runHealingEval({
       modelDir: ctx.modelDir, maxFiles: p.maxFiles as number, positions: p.positions as number, seed: p.seed as number,
@@ -237,8 +243,8 @@ export const EVAL_PARTS: PartDef[] = [
   },
   {
     name: 'steering',
-    budgetS: (q) => pick(q, 120, 240),
-    params: (q) => ({ prompts: pick(q, 2, 16), weight: 6, maxTokens: pick(q, 24, 64), temperature: 0.8, topP: 0.95, seed: 1, grammar: 'off', contextTokens: 384 }),
+    budgetS: (q) => pick(q, 180, 170),
+    params: (q) => ({ prompts: pick(q, 2, 12), weight: 6, maxTokens: pick(q, 24, 64), temperature: 0.8, topP: 0.95, seed: 1, grammar: 'off', contextTokens: 384 }),
     run: (ctx, p) => runSteeringEval({
       modelDir: ctx.modelDir, gediDir: defaultGediDir(), prompts: p.prompts as number, weight: p.weight as number,
       maxTokens: p.maxTokens as number, temperature: p.temperature as number, topP: p.topP as number, seed: p.seed as number,
@@ -305,15 +311,17 @@ export async function runSuite(kind: SuiteKind, opts: RunSuiteOptions = {}): Pro
       timer.unref();
     });
     const s0 = performance.now();
+    const c0 = process.cpuUsage();
+    const cpu = () => round1((() => { const c = process.cpuUsage(c0); return (c.user + c.system) / 1e6; })());
     try {
       const data = await Promise.race([def.run({ quick, modelDir, signal: ctrl.signal, log }, params), overrun]);
       const overBudget = ctrl.signal.aborted && !opts.signal?.aborted;
-      parts[def.name] = { name: def.name, status: 'ok', seconds: round1((performance.now() - s0) / 1000), params: overBudget ? { ...params, truncatedAtBudgetS: Math.round(budget) } : params, data };
+      parts[def.name] = { name: def.name, status: 'ok', seconds: round1((performance.now() - s0) / 1000), cpuSeconds: cpu(), params: overBudget ? { ...params, truncatedAtBudgetS: Math.round(budget) } : params, data };
       log(`[${kind} ${i + 1}/${defs.length}] ${def.name}: done in ${parts[def.name]!.seconds} s${overBudget ? ' (cut at its budget: partial data)' : ''}`);
     } catch (e) {
       const err = e as Error;
       const msg = ctrl.signal.aborted && !opts.signal?.aborted && !/budget/.test(err.message) ? `stopped after its ${Math.round(budget)} s budget (${err.message})` : err.message;
-      parts[def.name] = { name: def.name, status: 'error', seconds: round1((performance.now() - s0) / 1000), params, error: msg };
+      parts[def.name] = { name: def.name, status: 'error', seconds: round1((performance.now() - s0) / 1000), cpuSeconds: cpu(), params, error: msg };
       log(`[${kind} ${i + 1}/${defs.length}] ${def.name}: FAILED after ${parts[def.name]!.seconds} s: ${msg}`);
       if (process.env.TRELLIS_DEBUG) console.error(err);
     } finally {

@@ -8,7 +8,10 @@ import type { Matcher, MatcherSnapshot, TokenizerLike } from '../interfaces';
 import type { AsapNode, AsapTrie } from './asap-trie';
 import type { SelectContext, SelectorStats, TokenSelector } from './hooks';
 import { sampleToken } from './sampler';
-import { suffixAccepted, type SuffixPlan } from './grammar-suffix';
+import { CLOSER_WINDOW_LINES, lineCloser, recentLines, suffixAccepted, type SuffixPlan } from './grammar-suffix';
+
+/** Token boundaries (latest first) where trimEnd tries to close what is open. */
+const CLOSE_TRIES = 8;
 
 /**
  * End tokens less likely than this are treated as not allowed without running the suffix check
@@ -52,6 +55,8 @@ export interface GrammarSelectorInit {
    * need); the engine's sessions use 0.75.
    */
   endPressureAt?: number;
+  /** The last lines of the prefix, for closing what a cut completion left open (trimEnd). */
+  closerContext?: Uint8Array;
 }
 
 /** Shared by both modes: matcher bookkeeping, the lazy end check, stats and trimming. */
@@ -72,6 +77,7 @@ abstract class GrammarSelectorBase implements TokenSelector {
   private endMemo = { step: -1, ok: false };
   private readonly maxTrimChecks: number;
   private readonly endPressureAt: number;
+  private readonly closerContext: Uint8Array | null;
 
   constructor(init: GrammarSelectorInit) {
     this.matcher = init.matcher;
@@ -79,6 +85,7 @@ abstract class GrammarSelectorBase implements TokenSelector {
     this.tokenizer = init.tokenizer;
     this.maxTrimChecks = init.maxTrimChecks ?? 64;
     this.endPressureAt = init.endPressureAt ?? 1;
+    this.closerContext = init.closerContext ?? null;
     this.history.push({ snap: this.matcher.snapshot(), bytes: 0 });
   }
 
@@ -149,10 +156,11 @@ abstract class GrammarSelectorBase implements TokenSelector {
   /**
    * Decoding stopped without an end token (max tokens, loop guard, stop string), keeping
    * `keepBytes` bytes. Returns the longest length ≤ keepBytes where ending is allowed, trying
-   * the cut itself and then token boundaries backwards (at most `maxTrimChecks` checks), or
-   * `keepBytes` unchanged when none is found, the grammar broke, or there is no check.
+   * the cut itself and then token boundaries backwards (at most `maxTrimChecks` checks); else,
+   * with `closerContext`, a boundary plus the closing delimiters that make the file parse; else
+   * `keepBytes` unchanged (also when the grammar broke or there is no check).
    */
-  trimEnd(reason: StopReason, keepBytes: number): number {
+  trimEnd(reason: StopReason, keepBytes: number): number | { keepBytes: number; append: Uint8Array } {
     if (this.broken || this.plan.check === 'none' || reason === 'aborted' || reason === 'grammar') return keepBytes;
     const current = this.matcher.snapshot();
     try {
@@ -170,14 +178,40 @@ abstract class GrammarSelectorBase implements TokenSelector {
         checks++;
         if (this.matcher.consumeBytes(all.subarray(h.bytes, keepBytes)) && suffixAccepted(this.matcher, this.plan)) return keepBytes;
       }
+      const top = i;
       for (; i >= 0 && this.history[i]!.bytes >= floor && checks < this.maxTrimChecks; i--, checks++) {
         this.matcher.restore(this.history[i]!.snap);
         if (suffixAccepted(this.matcher, this.plan)) return this.history[i]!.bytes;
       }
-      return keepBytes;
+      return this.closeAt(top, floor) ?? keepBytes;
     } finally {
       this.matcher.restore(current);
     }
+  }
+
+  /**
+   * No boundary lets the completion end: try closing what is open instead — at the latest
+   * token boundaries, append the string delimiter and brackets left open (lineCloser, with and
+   * without a block colon) and keep the first that the suffix check accepts.
+   */
+  private closeAt(top: number, floor: number): { keepBytes: number; append: Uint8Array } | null {
+    if (!this.closerContext) return null;
+    const enc = new TextEncoder();
+    const all = this.tokenBytesUpTo(this.bytes);
+    for (let i = top, tries = 0; i >= 0 && this.history[i]!.bytes >= floor && tries < CLOSE_TRIES; i--, tries++) {
+      const h = this.history[i]!;
+      const ctx = new Uint8Array(this.closerContext.length + h.bytes);
+      ctx.set(this.closerContext);
+      ctx.set(all.subarray(0, h.bytes), this.closerContext.length);
+      const closer = lineCloser(recentLines(ctx, CLOSER_WINDOW_LINES));
+      if (!closer) continue;
+      for (const c of [closer, `${closer}:`]) {
+        const bytes = enc.encode(c);
+        this.matcher.restore(h.snap);
+        if (this.matcher.consumeBytes(bytes) && suffixAccepted(this.matcher, this.plan)) return { keepBytes: h.bytes, append: bytes };
+      }
+    }
+    return null;
   }
 
   private tokenBytesUpTo(n: number): Uint8Array {

@@ -6,7 +6,7 @@ import type { GrammarMode, SuffixCheck } from '../api';
 import type { Matcher, MatcherSnapshot, TokenizerLike } from '../interfaces';
 import { AsapStore, AsapTrie, asapKey } from './asap-trie';
 import { AlignedSelector, MaskSelector } from './grammar-select';
-import { DEFAULT_SUFFIX_POLICY, preparePrefix, type SuffixPlan, type SuffixPolicyOptions } from './grammar-suffix';
+import { CLOSER_WINDOW_LINES, DEFAULT_SUFFIX_POLICY, preparePrefix, recentLines, type SuffixPlan, type SuffixPolicyOptions } from './grammar-suffix';
 import { whitespaceRunGuard, DEFAULT_MAX_WHITESPACE_TOKENS } from './guards';
 import type { StopCheck, TokenSelector } from './hooks';
 
@@ -74,7 +74,9 @@ export class GrammarSession {
   newSelector(_index = 0): TokenSelector {
     if (!this.active || !this.matcher) throw new Error('GrammarSession.newSelector on an inactive session');
     this.matcher.restore(this.atPrefix);
-    const base = { matcher: this.matcher, plan: this.plan, tokenizer: this.init.tokenizer, endPressureAt: this.init.endPressureAt ?? DEFAULT_END_PRESSURE };
+    const base = { matcher: this.matcher, plan: this.plan, tokenizer: this.init.tokenizer, endPressureAt: this.init.endPressureAt ?? DEFAULT_END_PRESSURE,
+      closerContext: recentLines(this.init.prefix, CLOSER_WINDOW_LINES),
+    };
     if (this.init.mode === 'aligned') {
       // Without a store the trie still serves the candidates of this request.
       const trie = this.init.store && this.trieKey ? this.init.store.get(this.trieKey) : (this.ownTrie ??= new AsapTrie({ maxNodes: 50_000 }));

@@ -77,10 +77,11 @@ export interface TokenSelector {
   canEnd?(): boolean;
   /**
    * Called once when decoding stops without an end token for reason max_tokens, loop or
-   * stop_string, with the bytes the loop would keep. Returns the bytes to keep (≤ keepBytes):
-   * the grammar modes trim back to the last point where the completion may end (H7, additive).
+   * stop_string, with the bytes the loop would keep. Returns the bytes to keep (≤ keepBytes),
+   * optionally followed by bytes to append: the grammar modes trim back to the last point where
+   * the completion may end, or close the brackets/strings left open (H7, additive).
    */
-  trimEnd?(reason: StopReason, keepBytes: number): number;
+  trimEnd?(reason: StopReason, keepBytes: number): number | { keepBytes: number; append: Uint8Array };
   /** Counters merged into CompletionResult.stats at the end of the completion. */
   stats?(): SelectorStats;
   dispose?(): void;

@@ -64,6 +64,14 @@ export interface DecodeOutput {
   cache: KvCache;
 }
 
+/** `bytes` followed by `append` (a fresh array). */
+function withAppended(bytes: Uint8Array, append: Uint8Array | null): Uint8Array {
+  const out = new Uint8Array(bytes.length + (append?.length ?? 0));
+  out.set(bytes);
+  if (append) out.set(append, bytes.length);
+  return out;
+}
+
 /** Growable byte buffer for the completion. */
 class ByteBuf {
   private buf = new Uint8Array(256);
@@ -211,11 +219,20 @@ export async function decode(input: DecodeInput): Promise<DecodeOutput> {
     modelCalls++;
   }
 
+  let append: Uint8Array | null = null;
   if (selector.trimEnd && (stopReason === 'max_tokens' || stopReason === 'loop' || stopReason === 'stop_string')) {
-    // Grammar modes: cut back to where prefix + completion + suffix is still accepted (H7).
+    // Grammar modes: cut back to where prefix + completion + suffix is still accepted, or
+    // close what is open there (H7).
     const keep = keepBytes >= 0 ? keepBytes : out.length;
     const trimmed = selector.trimEnd(stopReason, keep);
-    if (trimmed >= 0 && trimmed < keep) keepBytes = trimmed;
+    const len = typeof trimmed === 'number' ? trimmed : trimmed.keepBytes;
+    if (len >= 0 && len <= keep) {
+      if (len < keep) keepBytes = len;
+      if (typeof trimmed !== 'number' && trimmed.append.length > 0) {
+        keepBytes = len;
+        append = trimmed.append;
+      }
+    }
   }
   // Never cut into the re-spelled text before the cursor.
   const minBytes = Math.min(input.forced?.minBytes ?? 0, out.length);
@@ -225,7 +242,7 @@ export async function decode(input: DecodeInput): Promise<DecodeOutput> {
   const all = out.view();
   return {
     tokens,
-    bytes: Uint8Array.from(keepBytes >= 0 ? all.subarray(0, keepBytes) : all),
+    bytes: withAppended(keepBytes >= 0 ? all.subarray(0, keepBytes) : all, append),
     stopReason,
     modelCalls,
     firstTokenMs: firstTokenMs < 0 ? totalMs : firstTokenMs,

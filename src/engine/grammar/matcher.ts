@@ -28,28 +28,8 @@ export class GrammarMatcher implements Matcher {
     this.state = this.rt.newInitialState();
   }
 
-  /** Advances a state by one byte (null: the prefix is no longer viable). */
-  private step(row: Row, lex: number, b: number, out: { row: Row; lex: number }): boolean {
-    if (lex < 0) return false;
-    const lexer = this.rt.lexer;
-    const t = lexer.step(lex, b);
-    if (t >= 0) { out.row = row; out.lex = t; return true; }
-    if (t !== -1 || lexer.isStart(lex)) return false;
-    const bnd = this.rt.endLexeme(row, lex);
-    if (!bnd || bnd.start < 0) return false;
-    const t2 = lexer.step(bnd.start, b);
-    if (t2 < 0) return false;
-    out.row = bnd.row; out.lex = t2;
-    return true;
-  }
-
   private run(bytes: Uint8Array): State | null {
-    if (this.rt.hooks || true) return this.rt.feed(this.state, bytes);
-    const cur = { row: this.state.row, lex: this.state.lex };
-    for (let i = 0; i < bytes.length; i++) {
-      if (!this.step(cur.row, cur.lex, bytes[i], cur)) return null;
-    }
-    return { row: cur.row, lex: cur.lex, ext: null, runs: null };
+    return this.rt.feed(this.state, bytes);
   }
 
   /**

@@ -122,26 +122,38 @@ describe('grammar modes: dead ends and trimming', () => {
     });
   }
 
-  it('a completion cut by max tokens is trimmed back to the last point where it may end', async () => {
+  it('a completion cut by max tokens is trimmed back to the last point where it may end, or closed', async () => {
     let trimmed = 0;
-    for (let seed = 0; seed < 80; seed++) {
-      const { out, text } = await complete('mask', '', 'a', seed, { maxTokens: 3 });
+    let closed = 0;
+    for (let seed = 0; seed < 160; seed++) {
+      // With an empty suffix the empty completion is no program: a cut "((a" has no boundary to go back to.
+      const suffix = seed < 80 ? 'a' : '';
+      const { out, text } = await complete('mask', '', suffix, seed, { maxTokens: 3 });
       if (out.stopReason !== 'max_tokens') continue;
       const full = dec.decode(tok.decodeBytes(out.tokens));
-      if (text.length < full.length) {
-        trimmed++;
-        assert.ok(full.startsWith(text));
-        assert.ok(inLanguage(tok, enc.encode(`${text}a`)), `trimmed "${text}" does not end the program`);
-      } else if (!inLanguage(tok, enc.encode(`${full}a`))) {
-        // Kept as is only when no token boundary lets the program end (e.g. "((a").
-        for (let i = 0; i < out.tokens.length; i++) {
-          const m = new ParenMatcher(tok);
-          m.consumeBytes(tok.decodeBytes(out.tokens.slice(0, i)));
-          assert.ok(!m.acceptsSuffix(enc.encode('a')), `boundary ${i} of ${full} was acceptable`);
+      if (text === full) {
+        if (!inLanguage(tok, enc.encode(`${full}${suffix}`))) {
+          // Kept as is only when no token boundary lets the program end (closing "((((" would
+          // make empty groups, which the language forbids).
+          for (let i = 0; i < out.tokens.length; i++) {
+            const m = new ParenMatcher(tok);
+            m.consumeBytes(tok.decodeBytes(out.tokens.slice(0, i)));
+            assert.ok(!m.acceptsSuffix(enc.encode(suffix)), `boundary ${i} of ${full} was acceptable`);
+          }
         }
+        continue;
+      }
+      assert.ok(inLanguage(tok, enc.encode(`${text}${suffix}`)), `"${text}" (from "${full}") does not end the program`);
+      if (full.startsWith(text)) trimmed++;
+      else {
+        // No boundary could end: the open groups of a boundary were closed ("((a" → "((a))").
+        closed++;
+        const kept = text.replace(/\)+$/, '');
+        assert.ok(kept.length < text.length && full.startsWith(kept), `"${text}" is not a boundary of "${full}" plus closers`);
       }
     }
     assert.ok(trimmed > 0, 'no completion was trimmed');
+    assert.ok(closed > 0, 'no completion was closed');
   });
 });
 

@@ -71,8 +71,8 @@ describe('steering/labels: attribute labeller', function () {
       for (const f of readdirSync(r).sort()) if (f.endsWith('.py')) files.push(path.join(r, f));
     }
     if (!py || files.length === 0) this.skip();
-    // A fixed, spread-out sample: every 6th module of the standard library (~40 files).
-    const sample = files.filter((_, i) => i % 6 === 0).slice(0, 45);
+    // A fixed, spread-out sample: every 9th module of the standard library (~20 files).
+    const sample = files.filter((_, i) => i % 9 === 0).slice(0, 30);
     const out = execFileSync(py!, [LABEL_PY, ...sample], { encoding: 'utf8', maxBuffer: 64 << 20 });
     const want = new Map<string, string>();
     for (const line of out.split('\n')) {
@@ -92,7 +92,7 @@ describe('steering/labels: attribute labeller', function () {
         want.delete(key);
       }
     }
-    assert.ok(units > 500, `only ${units} units compared`);
+    assert.ok(units > 300, `only ${units} units compared`);
     if (process.env.TRELLIS_VERBOSE) console.log(`      compared ${units} units in ${sample.length} files`);
     assert.deepEqual([...want.keys()].slice(0, 5), [], 'units the Python labeller found and tree-sitter did not');
     assert.deepEqual(disagreements.slice(0, 10), [], `${disagreements.length}/${units} disagreements`);
