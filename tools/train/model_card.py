@@ -146,7 +146,7 @@ def render(out_dir: str) -> str:
     L.append("- Machine: 2 vCPU x86-64, 24 GB RAM, Debian bookworm, torch 1.13 (Debian `python3-torch`) with "
              "OpenBLAS (`libopenblas0-pthread`), no GPU.\n")
     if bench:
-        L.append("### Why this size (measured)\n")
+        L.append("### Training throughput by size (measured)\n")
         L.append("`python3 tools/train/bench_sizes.py` (training step throughput, random tokens, 2 threads, "
                  "measured while other jobs shared the cores, so only ratios matter):\n")
         L.append("| d_model | layers | heads | context | params | non-embedding | train tokens/s |\n|---|---|---|---|---|---|---|")
@@ -169,8 +169,8 @@ def render(out_dir: str) -> str:
                      "per-step logits cost, and rare tokens train poorly on a few million tokens; 2,048 loses "
                      f"{100 * (1 - by[2048] / by[4096]):.0f}%. 4,096 was kept.\n")
     L.append("### Why this size\n")
-    L.append("The budget was fixed by the session: about 85 minutes on 2 shared cores. At the measured "
-             "throughput that is ~10M training tokens. A compute-optimal model for that budget "
+    L.append(f"The budget was fixed by the session: about 85 minutes on 2 shared cores, which at the measured "
+             f"throughput gave {tr['training_tokens'] / 1e6:.1f}M training tokens. A compute-optimal model for that budget "
              "(Chinchilla: ~20 tokens per parameter at C = 6·N·D) would have only ~1.5M parameters; "
              "4 layers × 256 (3.2M non-embedding) is about twice that, chosen because completion quality "
              "needs some depth and width (several attention heads for copying identifiers from the "
@@ -202,8 +202,21 @@ def render(out_dir: str) -> str:
                  f"{f['middle_tokens']:,} middle tokens incl. the closing `<|endoftext|>`): "
                  f"**{f['fim_middle_loss_nats_per_token']:.3f} nats/token** "
                  f"({f['fim_middle_bits_per_byte']:.3f} bits per middle byte).\n")
-    L.append("Inference speed and first-token latency on these machines: `node dist/cli.js bench` (the "
-             "engine's benchmark).\n")
+    bd_path = os.path.join(WORK, "bench_decode.json")
+    if os.path.exists(bd_path):
+        bd = _load(bd_path)
+        L.append(f"Inference (`node dist/cli.js bench decode --model models/trellis-code-tiny --json`, the engine's own "
+                 f"benchmark, {bd['threads']} threads, load average {bd['loadAverage']} on {bd['cores']} cores): "
+                 f"**{bd['tokensPerSecond']:.0f} tokens/s** decoding (median over {bd['prompts']} prompts, "
+                 f"{bd['generatedTokens']} tokens each), **{bd['firstTokenMs']:.0f} ms to the first token** with a "
+                 f"{bd['promptTokens']:.0f}-token prompt (prefill included), {bd['cpuMsPerToken']:.1f} ms CPU per token; "
+                 f"model load {bd['loadMs']:.0f} ms.\n")
+    else:
+        L.append("Inference speed and first-token latency: `node dist/cli.js bench decode` (the engine's benchmark).\n")
+    L.append("Quality, honestly: this is a 4M-parameter model trained on ~12M tokens. It has learned Python's "
+             "and JavaScript's surface (indentation, keywords, common library names such as `np.array`), "
+             "not reliable semantics; expect short, often repetitive completions, and an early "
+             "`<|endoftext|>` in FIM mode (short middles are frequent in training).\n")
     L.append("## Reproduce\n")
     L.append("```sh\nsudo apt-get install python3-torch python3-onnx libopenblas0-pthread   # Debian bookworm\n"
              "npm ci\nnpm run train        # corpus -> BPE -> train (resumable) -> ONNX export + check -> eval\n"

@@ -9,6 +9,7 @@ import { Engine } from '../../engine/engine';
 import { measureDecode } from '../../engine/decode/throughput';
 import { type Command, UsageError } from '../command';
 import { benchTokenizerCommand } from './bench-tokenizer';
+import { benchMaskCommand } from './bench-mask';
 import { defaultModelDir, parseFlags, round } from './completion-args';
 
 /** A benchmark subcommand: `trellis bench <name> [flags]`. */
@@ -125,6 +126,7 @@ const decodeBench: Benchmark = {
 export const benchmarks: Benchmark[] = [
   decodeBench,
   { name: 'tokenizer', summary: benchTokenizerCommand.summary, usage: '  tokenizer [--tokenizer NAME|PATH]… [--bytes N] [--repeat N] [--json]', run: (argv) => benchTokenizerCommand.run(argv) },
+  { name: 'mask', summary: benchMaskCommand.summary, usage: '  mask [--tokenizer tiny|llama3]… [--masks N] [--spread] [--json]', run: (argv) => benchMaskCommand.run(argv) },
 ];
 
 export const benchCommand: Command = {
