@@ -161,13 +161,13 @@ export const BENCH_PARTS: PartDef[] = [
   {
     name: 'xgrammar',
     budgetS: (q) => pick(q, 120, 120),
-    params: (q) => ({ masks: pick(q, 12, 200), tokenizers: ['tiny', 'llama3'] }),
+    params: (q) => ({ masks: pick(q, 12, 400), tokenizers: ['tiny', 'llama3'] }),
     run: (ctx, p) => runXGrammarBench({ masks: p.masks as number, tokenizers: p.tokenizers as string[], signal: ctx.signal, log: ctx.log }),
   },
   {
     name: 'masks',
     budgetS: (q) => pick(q, 120, 110),
-    params: (q) => ({ masks: pick(q, 8, 100), languages: ['python', 'javascript', 'typescript'], tokenizers: ['tiny', 'llama3'] }),
+    params: (q) => ({ masks: pick(q, 8, 200), languages: ['python', 'javascript', 'typescript'], tokenizers: ['tiny', 'llama3'] }),
     run: (ctx, p) => runMaskBench({ masks: p.masks as number, languages: p.languages as string[], tokenizers: p.tokenizers as string[], signal: ctx.signal }),
   },
   {
@@ -222,7 +222,7 @@ export const EVAL_PARTS: PartDef[] = [
   {
     name: 'grammar',
     budgetS: (q) => pick(q, 120, 170),
-    params: (q) => ({ positions: pick(q, 4, 30), maxFiles: 40, maxTokens: 32, throughputCursors: pick(q, 1, 4), modes: ['off', 'mask', 'aligned'], temperature: 0.2, topP: 0.95, seed: 0, healing: 'off' }),
+    params: (q) => ({ positions: pick(q, 4, 40), maxFiles: 40, maxTokens: 32, throughputCursors: pick(q, 1, 6), modes: ['off', 'mask', 'aligned'], temperature: 0.2, topP: 0.95, seed: 0, healing: 'off' }),
     run: (ctx, p) => runGrammarEval({
       modelDir: ctx.modelDir, maxFiles: p.maxFiles as number, positions: p.positions as number, seed: p.seed as number,
       modes: p.modes as ('off' | 'mask' | 'aligned')[], maxTokens: p.maxTokens as number, temperature: p.temperature as number,
@@ -233,7 +233,7 @@ export const EVAL_PARTS: PartDef[] = [
   {
     name: 'healing',
     budgetS: (q) => pick(q, 120, 120),
-    params: (q) => ({ positions: pick(q, 4, 40), maxFiles: 60, modes: ['off', 'token', 'exact'], layout: 'plain', contextTokens: 512, continuationBytes: 16, maxTokens: 24, seed: 0 }),
+    params: (q) => ({ positions: pick(q, 4, 60), maxFiles: 60, modes: ['off', 'token', 'exact'], layout: 'plain', contextTokens: 512, continuationBytes: 16, maxTokens: 24, seed: 0 }),
     run: (ctx, p) => runHealingEval({
       modelDir: ctx.modelDir, maxFiles: p.maxFiles as number, positions: p.positions as number, seed: p.seed as number,
       modes: p.modes as ('off' | 'token' | 'exact')[], layout: 'plain', contextTokens: p.contextTokens as number,
@@ -244,7 +244,7 @@ export const EVAL_PARTS: PartDef[] = [
   {
     name: 'steering',
     budgetS: (q) => pick(q, 180, 170),
-    params: (q) => ({ prompts: pick(q, 2, 12), weight: 6, maxTokens: pick(q, 24, 64), temperature: 0.8, topP: 0.95, seed: 1, grammar: 'off', contextTokens: 384 }),
+    params: (q) => ({ prompts: pick(q, 2, 24), weight: 6, maxTokens: pick(q, 24, 80), temperature: 0.8, topP: 0.95, seed: 1, grammar: 'off', contextTokens: 384 }),
     run: (ctx, p) => runSteeringEval({
       modelDir: ctx.modelDir, gediDir: defaultGediDir(), prompts: p.prompts as number, weight: p.weight as number,
       maxTokens: p.maxTokens as number, temperature: p.temperature as number, topP: p.topP as number, seed: p.seed as number,
