@@ -10,6 +10,9 @@ import type { SelectContext, SelectorStats, TokenSelector } from './hooks';
 import { sampleToken } from './sampler';
 import { CLOSER_WINDOW_LINES, lineCloser, recentLines, suffixAccepted, type SuffixPlan } from './grammar-suffix';
 
+/** Draws `mask` tries after a rejection (each one `allows` check) before computing the full mask. */
+const MASK_REDRAWS = 6;
+
 /** Token boundaries (latest first) where trimEnd tries to close what is open. */
 const CLOSE_TRIES = 8;
 
@@ -229,8 +232,9 @@ abstract class GrammarSelectorBase implements TokenSelector {
 
 /**
  * `mask`: GCD with opportunistic checking. Draws from the sampler's (truncated) distribution;
- * only when the drawn token is rejected is the full mask computed and the draw repeated from the
- * same distribution restricted to allowed tokens — the same law as masking first. If the
+ * a rejected token is removed and the draw repeated a few times (rejection sampling), and only
+ * then is the full mask computed and the draw made from the same distribution restricted to
+ * allowed tokens — at every stage the same law as masking first. If the
  * truncation left no allowed token (greedy, tight top-p), the masked scores are sampled afresh.
  */
 export class MaskSelector extends GrammarSelectorBase {
@@ -244,6 +248,20 @@ export class MaskSelector extends GrammarSelectorBase {
     const t = sampling.sample(scores);
     if (t >= 0 && this.allowed(ctx, t)) return t;
     const probs = sampling.probabilities(scores);
+    if (t >= 0 && sampling.params.temperature > 0) {
+      // Redraw without the rejected tokens, checking one token each time: rejection sampling
+      // has the masked law exactly, and a few cheap checks usually spare the full mask.
+      const w = Float64Array.from(probs);
+      let left = 1 - w[t]!;
+      w[t] = 0;
+      for (let k = 0; k < MASK_REDRAWS && left > 1e-9; k++) {
+        const r = drawIndex(w, left, sampling.rng.next());
+        if (r < 0) break;
+        if (this.allowed(ctx, r)) return r;
+        left -= w[r]!;
+        w[r] = 0;
+      }
+    }
     // Greedy or a truncation that dropped every allowed token falls back to the masked scores,
     // where an end token may still be the best allowed one: then its raw score decides.
     const fallback = !(sampling.params.temperature > 0);

@@ -63,6 +63,16 @@ describe('results report', function () {
     assert.equal(spliceReadme(out, table), out, 'idempotent');
   });
 
+  it("README.md's results table matches report/results.json", function () {
+    const readme = path.join(root, 'README.md');
+    const text = fs.existsSync(readme) ? fs.readFileSync(readme, 'utf8') : '';
+    if (!fs.existsSync(committed) || !text.includes(README_START)) {
+      console.warn('    SKIPPED: README.md has no results markers or report/results.json is missing (run npm run report)');
+      this.skip();
+    }
+    assert.equal(spliceReadme(text, readmeTable(results)), text, 'README table is stale: run node tools/update-readme-results.mjs');
+  });
+
   it('renders in headless Chromium with its plots visible (screenshot)', async function () {
     if (!findChromium()) {
       console.warn('    SKIPPED: no Chromium at /usr/bin/chromium (apt-get install -y chromium, or set TRELLIS_CHROMIUM)');
