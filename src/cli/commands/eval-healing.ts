@@ -87,7 +87,7 @@ const IDENT = (b: number): boolean => (b >= 0x30 && b <= 0x39) || (b >= 0x41 && 
 /** H1's held-out Python files if the list exists, else the standard library's. */
 export function defaultHeldOutFiles(): { files: string[]; source: string } {
   for (const up of ['..', '../..', '../../..']) {
-    const list = path.resolve(__dirname, up, 'tools/train/work/corpus/heldout_files.txt');
+    const list = path.resolve(__dirname, up, 'models/trellis-code-tiny/heldout-files.txt');
     if (fs.existsSync(list)) {
       const files = fs.readFileSync(list, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l.endsWith('.py') && fs.existsSync(l));
       if (files.length > 0) return { files, source: `held-out list ${path.relative(process.cwd(), list) || list}` };

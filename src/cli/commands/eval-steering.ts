@@ -81,7 +81,7 @@ interface Prompt {
 /** H1's held-out Python files (never trained on); the eval refuses to fall back to training data. */
 function heldoutFiles(): { files: string[]; source: string } {
   for (const up of ['..', '../..', '../../..', '../../../..']) {
-    const list = path.resolve(__dirname, up, 'tools/train/work/corpus/heldout_files.txt');
+    const list = path.resolve(__dirname, up, 'models/trellis-code-tiny/heldout-files.txt');
     if (fs.existsSync(list)) {
       const files = fs.readFileSync(list, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l.endsWith('.py') && fs.existsSync(l));
       if (files.length > 0) return { files, source: `held-out list ${path.relative(process.cwd(), list) || list}` };
