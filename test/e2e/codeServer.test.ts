@@ -88,7 +88,8 @@ describe('e2e: Trellis in code-server', function () {
     shots.push(await shot(page, '01-ghost-text'));
     await page.keyboard.press('Tab');
     await waitFor('the ghost text to be accepted', async () => (await ghost().count()) === 0, 10_000, 100);
-    const firstShown = shown.trim().split('\n')[0]?.trim() ?? '';
+    // Ghost text renders spaces as U+00A0.
+    const firstShown = shown.replace(/\u00a0/g, ' ').trim().split('\n')[0]?.trim() ?? '';
     // Save until the accepted text is on disk (a busy renderer may apply the edit late).
     const accepted = await waitFor('the accepted text on disk', async () => {
       const text = await saveAndRead(page, file);
