@@ -8,4 +8,4 @@ CODE_SERVER="$(bash test/e2e/setup.sh | tail -n 1)"
 export CODE_SERVER
 npm run package
 mkdir -p test-output/e2e
-npx mocha --no-config --require tsx/cjs --timeout 600000 --reporter spec test/e2e/codeServer.test.ts
+npx mocha --no-config --require tsx/cjs --timeout 600000 --retries 1 --reporter spec test/e2e/codeServer.test.ts

@@ -30,6 +30,11 @@ export interface DecodeInput {
    */
   banned?: readonly number[];
   /**
+   * End tokens are banned until this many tokens beyond the forced ones were generated: an
+   * infill that replaces a selection with nothing is never what the user asked for.
+   */
+  minNewTokens?: number;
+  /**
    * Tokens the completion is forced to start with (healing). If `state` is given it is the cache
    * and logits after them, and `cache`/`logits` above are ignored.
    */
@@ -175,6 +180,7 @@ export async function decode(input: DecodeInput): Promise<DecodeOutput> {
     const step = tokens.length;
     const scores = Float32Array.from(logits);
     if (input.banned) for (const b of input.banned) scores[b] = -Infinity;
+    if (input.minNewTokens && step - forced.length < input.minNewTokens) for (const e of endTokens.keys()) scores[e] = -Infinity;
     const ctx: StepContext = { generated: tokens, step };
     for (const p of processors) await p.process(ctx, scores);
     const endAllowed = selector.canEnd ? selector.canEnd() : true;
