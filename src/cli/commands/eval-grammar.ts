@@ -20,6 +20,7 @@ import { AsapStore } from '../../engine/decode/asap-trie';
 import { findPackageFile } from '../../engine/grammar/load';
 import { createMatcher, grammarLanguages, loadGrammar, type CompiledGrammar } from '../../engine/grammar';
 import { type Command, UsageError } from '../command';
+import { defaultHeldOutFiles as defaultFiles } from './eval-healing';
 import { defaultModelDir, parseFlags } from './completion-args';
 
 export interface GrammarEvalOptions {
@@ -135,21 +136,6 @@ export async function pythonParser(): Promise<TsParser> {
   const p = new ts.Parser();
   p.setLanguage(lang);
   return p;
-}
-
-/** H1's held-out Python files if the list exists, else the standard library's. */
-function defaultFiles(): { files: string[]; source: string } {
-  for (const up of ['..', '../..', '../../..']) {
-    const list = path.resolve(__dirname, up, 'models/trellis-code-tiny/heldout-files.txt');
-    if (fs.existsSync(list)) {
-      const files = fs.readFileSync(list, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l.endsWith('.py') && fs.existsSync(l));
-      if (files.length > 0) return { files, source: `held-out list ${path.relative(process.cwd(), list) || list}` };
-    }
-  }
-  const dir = '/usr/lib/python3.11';
-  if (!fs.existsSync(dir)) throw new UsageError('no held-out list (tools/train/work/corpus/heldout_files.txt) and no /usr/lib/python3.11: pass --files');
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.py')).sort().map((f) => path.join(dir, f));
-  return { files, source: `${dir}/*.py (no held-out list found)` };
 }
 
 /** Seeded cursors: line ends (middle = the next line) and mid-line points (middle = rest of line). */

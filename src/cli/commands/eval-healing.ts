@@ -94,7 +94,7 @@ export function defaultHeldOutFiles(): { files: string[]; source: string } {
     }
   }
   const dir = '/usr/lib/python3.11';
-  if (!fs.existsSync(dir)) throw new UsageError('no held-out list (tools/train/work/corpus/heldout_files.txt) and no /usr/lib/python3.11: pass --file');
+  if (!fs.existsSync(dir)) throw new UsageError('no held-out list (models/trellis-code-tiny/heldout-files.txt) and no /usr/lib/python3.11: pass --file');
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.py')).sort().map((f) => path.join(dir, f));
   return { files, source: `${dir}/*.py (no held-out list found: these may overlap training)` };
 }
