@@ -20,6 +20,8 @@ export interface SamplingOptions {
   /** Same seed, same prompt, same options → same text. */
   seed: number;
   maxTokens: number;
+  /** End tokens are refused until this many tokens were generated (infill: 1, never empty). */
+  minTokens?: number;
   stop: string[];
 }
 
@@ -42,6 +44,7 @@ export const DEFAULT_OPTIONS: CompletionOptions = {
   topK: 0,
   seed: 0,
   maxTokens: 64,
+  minTokens: 0,
   stop: [],
   grammar: 'mask',
   healing: 'exact',

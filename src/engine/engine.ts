@@ -226,7 +226,7 @@ export class Engine {
       const prep = await this.prepare(req, options, prefix, suffix, started, signal);
       try {
         const results: CompletionResult[] = [];
-        for (let i = 0; i < n; i++) results.push(await this.candidate(prep, i, signal, 1));
+        for (let i = 0; i < n; i++) results.push(await this.candidate(prep, i, signal));
         return results;
       } finally {
         prep.cache.dispose();
@@ -340,7 +340,7 @@ export class Engine {
     return { ctx, cache, logits, healer, grammar, steering, respelledChars, modelCalls: 1, started };
   }
 
-  private async candidate(prep: Prepared, index: number, signal?: AbortSignal, minNewTokens = 0): Promise<CompletionResult> {
+  private async candidate(prep: Prepared, index: number, signal?: AbortSignal): Promise<CompletionResult> {
     const { ctx, healer, grammar, steering } = prep;
     const l = this.loaded;
     const o = ctx.options;
@@ -391,7 +391,7 @@ export class Engine {
         rng,
         endTokens: ctx.endTokens,
         banned: l.bannedIds,
-        minNewTokens,
+        minNewTokens: o.minTokens ?? 0,
         forced,
         hooks: {
           selector,

@@ -37,7 +37,7 @@ export function infillSelection(ctx: Ctx): () => Promise<void> {
           const abort = abortSignalOf(token);
           try {
             return await ctx.client.infill(
-              { prefix: prefix.slice(-PREFIX_CHARS), suffix: suffix.slice(0, SUFFIX_CHARS), languageId: document.languageId, fileName: document.fileName, options: completionOptions(settings, 'infill') },
+              { prefix: prefix.slice(-PREFIX_CHARS), suffix: suffix.slice(0, SUFFIX_CHARS), languageId: document.languageId, fileName: document.fileName, options: { ...completionOptions(settings, 'infill'), minTokens: 1 } },
               n,
               abort.signal,
             );
