@@ -73,7 +73,8 @@ export const completionFlagsUsage = `  --model DIR           model folder (defau
   --context-tokens N    prompt token budget (default 1024, capped by the model)
   --json                print one JSON object with every result field`;
 
-function number(flag: string, v: string | undefined, integer: boolean): number | undefined {
+/** A numeric flag's value (undefined when absent); a non-number, or a fraction where an integer is due, is a UsageError. */
+export function numberFlag(flag: string, v: string | undefined, integer: boolean): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
@@ -89,12 +90,12 @@ export function optionsFromFlags(values: Record<string, string | boolean | strin
   const set = <K extends keyof CompletionOptions>(k: K, v: CompletionOptions[K] | undefined) => {
     if (v !== undefined) o[k] = v;
   };
-  set('maxTokens', number('max-tokens', s('max-tokens'), true));
-  set('temperature', number('temperature', s('temperature'), false));
-  set('topP', number('top-p', s('top-p'), false));
-  set('topK', number('top-k', s('top-k'), true));
-  set('seed', number('seed', s('seed'), false));
-  set('contextTokens', number('context-tokens', s('context-tokens'), true));
+  set('maxTokens', numberFlag('max-tokens', s('max-tokens'), true));
+  set('temperature', numberFlag('temperature', s('temperature'), false));
+  set('topP', numberFlag('top-p', s('top-p'), false));
+  set('topK', numberFlag('top-k', s('top-k'), true));
+  set('seed', numberFlag('seed', s('seed'), false));
+  set('contextTokens', numberFlag('context-tokens', s('context-tokens'), true));
   const g = s('grammar');
   if (g !== undefined) {
     if (!['off', 'mask', 'aligned'].includes(g)) throw new UsageError(`--grammar must be off, mask or aligned, got '${g}'`);
@@ -117,6 +118,14 @@ export function optionsFromFlags(values: Record<string, string | boolean | strin
   const stops = values.stop as string[] | undefined;
   if (stops?.length) o.stop = stops;
   return o;
+}
+
+/** An integer flag ≥ `min`, or `dflt` when absent. */
+export function intFlag(flag: string, v: string | undefined, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} expects an integer ≥ ${min}, got '${v}'`);
+  return n;
 }
 
 /** Start offsets (UTF-16) of each line of `text`; lines end at '\n'. */

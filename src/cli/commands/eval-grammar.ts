@@ -21,7 +21,7 @@ import { findPackageFile } from '../../engine/grammar/load';
 import { createMatcher, grammarLanguages, loadGrammar, type CompiledGrammar } from '../../engine/grammar';
 import { type Command, UsageError } from '../command';
 import { defaultHeldOutFiles as defaultFiles } from './eval-healing';
-import { defaultModelDir, parseFlags } from './completion-args';
+import { defaultModelDir, intFlag, parseFlags } from './completion-args';
 
 export interface GrammarEvalOptions {
   modelDir: string;
@@ -427,12 +427,6 @@ export function formatGrammarEval(rep: GrammarEvalReport): string {
 
 const MODES: GrammarMode[] = ['off', 'mask', 'aligned'];
 
-function int(flag: string, v: string | undefined, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} expects an integer ≥ ${min}, got '${v}'`);
-  return n;
-}
 
 function num(flag: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
@@ -496,17 +490,17 @@ Options:
     const rep = await runGrammarEval({
       modelDir: values.model ?? defaultModelDir(),
       files: values.file,
-      maxFiles: int('files', values.files, 40, 1),
-      positions: int('positions', values.positions, 40, 1),
+      maxFiles: intFlag('files', values.files, 40, 1),
+      positions: intFlag('positions', values.positions, 40, 1),
       seed: num('seed', values.seed, 0),
       modes,
-      maxTokens: int('max-tokens', values['max-tokens'], 32, 1),
+      maxTokens: intFlag('max-tokens', values['max-tokens'], 32, 1),
       temperature: num('temperature', values.temperature, 0.2),
       topP: num('top-p', values['top-p'], 0.95),
-      maxFileBytes: int('max-file-bytes', values['max-file-bytes'], 40_000, 1),
+      maxFileBytes: intFlag('max-file-bytes', values['max-file-bytes'], 40_000, 1),
       healing,
       details: values.details,
-      throughputCursors: int('throughput-cursors', values['throughput-cursors'], 6, 0),
+      throughputCursors: intFlag('throughput-cursors', values['throughput-cursors'], 6, 0),
       matcherFor: defaultMatcherFor(),
       log: (l) => console.error(l),
     });

@@ -19,7 +19,7 @@ import { loadModelFolder, type LoadedModelFolder } from '../../engine/runtime/mo
 import { loadTokenizerFile } from '../../engine/runtime/tokenizerLoader';
 import { utf8Decode } from '../../engine/text';
 import { type Command, UsageError } from '../command';
-import { defaultModelDir, parseFlags } from './completion-args';
+import { defaultModelDir, intFlag, parseFlags } from './completion-args';
 
 export interface HealingEvalOptions {
   modelDir: string;
@@ -411,12 +411,6 @@ export function formatHealingEval(rep: HealingEvalReport): string {
 
 const MODES: HealingMode[] = ['off', 'token', 'exact'];
 
-function int(flag: string, v: string | undefined, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} expects an integer ≥ ${min}, got '${v}'`);
-  return n;
-}
 
 export const evalHealingCommand: Command = {
   name: 'eval-healing',
@@ -467,15 +461,15 @@ Options:
     const rep = await runHealingEval({
       modelDir: values.model ?? defaultModelDir(),
       files: values.file,
-      maxFiles: int('files', values.files, 60, 1),
-      positions: int('positions', values.positions, 60, 1),
-      seed: int('seed', values.seed, 0, 0),
+      maxFiles: intFlag('files', values.files, 60, 1),
+      positions: intFlag('positions', values.positions, 60, 1),
+      seed: intFlag('seed', values.seed, 0, 0),
       modes,
       layout,
-      contextTokens: int('context-tokens', values['context-tokens'], 512, 16),
-      continuationBytes: int('bytes', values.bytes, 16, 1),
-      maxTokens: int('max-tokens', values['max-tokens'], 24, 1),
-      maxFileBytes: int('max-file-bytes', values['max-file-bytes'], 60_000, 64),
+      contextTokens: intFlag('context-tokens', values['context-tokens'], 512, 16),
+      continuationBytes: intFlag('bytes', values.bytes, 16, 1),
+      maxTokens: intFlag('max-tokens', values['max-tokens'], 24, 1),
+      maxFileBytes: intFlag('max-file-bytes', values['max-file-bytes'], 60_000, 64),
       log: (l) => console.error(l),
     });
     console.log(values.json ? JSON.stringify(rep, null, 2) : formatHealingEval(rep));

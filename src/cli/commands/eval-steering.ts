@@ -17,7 +17,7 @@ import { logSoftmax } from '../../engine/steering/gedi';
 import { completedFunctionText, PythonAttributeLabeller, type LabelledUnit } from '../../engine/steering/labels';
 import { utf8Encode } from '../../engine/text';
 import { type Command, UsageError } from '../command';
-import { defaultGediDir, defaultModelDir, parseFlags } from './completion-args';
+import { defaultGediDir, defaultModelDir, numberFlag, parseFlags } from './completion-args';
 
 export interface SteeringEvalOptions {
   modelDir: string;
@@ -336,10 +336,7 @@ the base model's log-likelihood per token, tokens/s, and the two-attribute overh
   --json               print the report as JSON`;
 
 function num(flag: string, v: string | undefined, dflt: number, integer = false): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new UsageError(`--${flag} expects ${integer ? 'an integer' : 'a number'}, got '${v}'`);
-  return n;
+  return numberFlag(flag, v, integer) ?? dflt;
 }
 
 export const evalSteeringCommand: Command = {
