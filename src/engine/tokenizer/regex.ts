@@ -17,6 +17,18 @@ const WORD_CLASS = `[${WORD_CHARS}]`;
 const NON_WORD_CLASS = `[^${WORD_CHARS}]`;
 const HEX = '0-9A-Fa-f';
 
+/** Escapes of single characters: the same inside and outside a character class. */
+const CHAR_ESCAPES: Record<string, string> = {
+  a: '\\x07',
+  e: '\\x1B',
+  n: '\\n',
+  r: '\\r',
+  t: '\\t',
+  f: '\\f',
+  v: '\\v',
+  '0': '\\0',
+};
+
 const ESCAPES: Record<string, string> = {
   s: '\\p{White_Space}',
   S: '\\P{White_Space}',
@@ -31,14 +43,7 @@ const ESCAPES: Record<string, string> = {
   Z: '(?=\\n?(?![\\s\\S]))',
   b: `(?:(?<!${WORD_CLASS})(?=${WORD_CLASS})|(?<=${WORD_CLASS})(?!${WORD_CLASS}))`,
   B: `(?:(?<!${WORD_CLASS})(?!${WORD_CLASS})|(?<=${WORD_CLASS})(?=${WORD_CLASS}))`,
-  a: '\\x07',
-  e: '\\x1B',
-  n: '\\n',
-  r: '\\r',
-  t: '\\t',
-  f: '\\f',
-  v: '\\v',
-  '0': '\\0',
+  ...CHAR_ESCAPES,
 };
 
 const CLASS_ESCAPES: Record<string, string> = {
@@ -48,14 +53,7 @@ const CLASS_ESCAPES: Record<string, string> = {
   D: '\\P{Nd}',
   w: WORD_CHARS,
   h: HEX,
-  a: '\\x07',
-  e: '\\x1B',
-  n: '\\n',
-  r: '\\r',
-  t: '\\t',
-  f: '\\f',
-  v: '\\v',
-  '0': '\\0',
+  ...CHAR_ESCAPES,
 };
 
 const POSIX: Record<string, string> = {
