@@ -12,6 +12,7 @@ import { loadGrammar, createMatcher, grammarLanguages } from '../../engine/gramm
 import type { GrammarMatcher } from '../../engine/grammar/matcher';
 import type { TokenizerLike } from '../../engine/interfaces';
 import { findPackageFile } from '../../engine/grammar/load';
+import { mulberry32 } from '../../engine/decode/rng';
 
 const EXTENSIONS: Record<string, string> = {
   '.py': 'python', '.js': 'javascript', '.mjs': 'javascript', '.cjs': 'javascript', '.jsx': 'javascriptreact',
@@ -70,17 +71,6 @@ function listFiles(inputs: string[], language: string | undefined): string[] {
   return out;
 }
 
-/** Deterministic PRNG (mulberry32) for sampling files and mutations. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Runs the engine over one text: accepted, and where the prefix dies. */
 export function checkBytes(matcher: GrammarMatcher, bytes: Uint8Array): { accepted: boolean; deadAt: number | null } {
@@ -153,7 +143,7 @@ export const grammarCommand: Command = {
     const mutations = Number(values.mutations ?? 0);
     let files = listFiles(positionals, language);
     if (values.sample) {
-      const r = rng(seed);
+      const r = mulberry32(seed);
       const n = Number(values.sample);
       files = files.map((f) => [r(), f] as const).sort((a, b) => a[0] - b[0]).slice(0, n).map((x) => x[1]).sort();
     }
@@ -161,7 +151,7 @@ export const grammarCommand: Command = {
     const verdicts: FileVerdict[] = [];
     const disagreements: { file: string; deadAt: number | null; context: string }[] = [];
     const mut = { total: 0, tsRejected: 0, engineRejected: 0, missed: [] as string[] };
-    const r = rng(seed + 17);
+    const r = mulberry32(seed + 17);
     let skipped = 0;
     for (const file of files) {
       const lang = language ?? EXTENSIONS[path.extname(file)];

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Canonicalizer, ExactHealer, PrefixIndex, TokenHealer } from '../../../src/engine/healing';
 import { Tokenizer } from '../../../src/engine/tokenizer';
-import { mulberry32 } from './exact-world';
+import { mulberry32 } from '../../../src/engine/decode/rng';
 
 const root = path.resolve(__dirname, '../../..');
 const enc = new TextEncoder();

@@ -9,6 +9,7 @@ import type { ForwardRow, KvCache } from '../../../src/engine/interfaces';
 import type { PreciseLanguageModel } from '../../../src/engine/healing';
 import { Tokenizer } from '../../../src/engine/tokenizer';
 import { bytesToByteLevel } from '../../../src/engine/tokenizer/bytes';
+import { mulberry32 } from '../../../src/engine/decode/rng';
 
 /** The default model's pre-tokenizer regex (tools/train/bpe.py). */
 export const CODE_REGEX =
@@ -90,17 +91,6 @@ export function worldTokenizerJson(): object {
   };
 }
 
-/** Deterministic uniform numbers (mulberry32). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One text of the source with its probability. */
 export interface SourceText {
