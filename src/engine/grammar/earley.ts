@@ -1,6 +1,6 @@
 // Earley parser over lexemes, with persistent rows: a row is an immutable Earley set whose items
 // point at their origin rows directly, so a parser state is one Row reference — snapshot and
-// restore are O(1) and branches share history. Nullable nonterminals use the Aycock–Horspool
+// restore are O(1) and branches share history. Rows are hash-consed (see Row). Nullable nonterminals use the Aycock–Horspool
 // prediction rule. Cost: one scan is linear in the items it creates (plus completions).
 import type { CompiledGrammar } from './types';
 
@@ -17,6 +17,8 @@ export class EarleyTables {
   readonly nullable: Uint8Array;
   /** Dotted position of `$start → S .`. */
   readonly acceptPos: number;
+  /** Interned rows (hash-consing; see Row). */
+  readonly rows = new RowInterner();
 
   constructor(readonly grammar: CompiledGrammar) {
     const T = (this.T = grammar.terminals.length);
@@ -50,10 +52,20 @@ export class EarleyTables {
   }
 }
 
-const ORIGIN_SPAN = 2 ** 24;
+/** Rows interned per generation before the table starts afresh (bounds the memory rows keep). */
+const ROW_INTERN_LIMIT = 20_000;
+let nextRowId = 1;
 
-/** One Earley set. Immutable once built; caches results of scanning it. */
+/**
+ * One Earley set. Immutable once built; caches results of scanning it. Rows are hash-consed: two
+ * rows with the same items (dotted position + origin row, origins compared by identity) are one
+ * object, so a row's future — and every result cached on it — is shared by all the places in a
+ * file (and all the requests) that reach the same parse state. That is what makes masks and
+ * scans repeat: left-recursive repeats give the statements of one block identical rows.
+ */
 export class Row {
+  /** Unique id (identity of the row as an origin). */
+  readonly id = nextRowId++;
   /** Dotted positions of the items. */
   readonly pos: Int32Array;
   /** Origin row of each item. */
@@ -66,7 +78,8 @@ export class Row {
   /** Scan results by key (see Matcher); owned by the matcher layer. */
   readonly cache = new Map<number | string, unknown>();
 
-  constructor(readonly index: number, pos: number[], orig: (Row | null)[], tables: EarleyTables) {
+  /** `index`: the lexeme count where the row was first built (informational: rows are shared). */
+  constructor(readonly index: number, pos: number[], orig: (Row | null)[], tables: EarleyTables, readonly initial = false) {
     this.pos = Int32Array.from(pos);
     this.orig = orig as Row[]; // null entries (self-origins) are patched by close()
     const by = new Map<number, number[]>();
@@ -78,7 +91,7 @@ export class Row {
         let l = by.get(s);
         if (!l) { l = []; by.set(s, l); if (s < tables.T) expected.push(s); }
         l.push(i);
-      } else if (pos[i] === tables.acceptPos && (orig[i]?.index ?? index) === 0) accepting = true;
+      } else if (pos[i] === tables.acceptPos && (orig[i] ? orig[i]!.initial : initial)) accepting = true;
     }
     this.byNextMap = by;
     this.expected = expected.sort((a, b) => a - b);
@@ -88,18 +101,37 @@ export class Row {
   byNext(sym: number): number[] | undefined { return this.byNextMap.get(sym); }
 }
 
-/** Builds a row from seed items: prediction and completion to a fixed point. */
-function close(index: number, seedPos: number[], seedOrig: (Row | null)[], tables: EarleyTables): Row {
+/** The table of interned rows of one grammar (see Row); starts afresh past its limit. */
+export class RowInterner {
+  private map = new Map<string, Row>();
+  /** Bumped at every fresh start (runtime caches keyed by generation may drop their entries). */
+  generation = 0;
+  hits = 0;
+  misses = 0;
+  get size(): number { return this.map.size; }
+  reset(): void { this.map = new Map(); this.generation++; }
+  get(key: string): Row | undefined { return this.map.get(key); }
+  set(key: string, row: Row): void {
+    if (this.map.size >= ROW_INTERN_LIMIT) this.reset();
+    this.map.set(key, row);
+  }
+}
+
+/** Builds a row from seed items: prediction and completion to a fixed point; interned. */
+function close(index: number, seedPos: number[], seedOrig: (Row | null)[], tables: EarleyTables, initial = false): Row {
   const pos: number[] = [];
   const orig: (Row | null)[] = [];
+  const keys: number[] = [];
   const seen = new Set<number>();
   const predicted = new Set<number>();
   const { dotSym, posRule, ruleLhs, predict, nullable, T } = tables;
-  // `null` origin stands for the row being built.
+  const P = dotSym.length;
+  // `null` origin stands for the row being built (key 0 · P).
   const add = (p: number, o: Row | null) => {
-    const k = p * ORIGIN_SPAN + (o ? o.index : index);
+    const k = p + P * (o ? o.id : 0);
     if (seen.has(k)) return;
     seen.add(k);
+    keys.push(k);
     pos.push(p);
     orig.push(o);
   };
@@ -121,16 +153,29 @@ function close(index: number, seedPos: number[], seedOrig: (Row | null)[], table
       if (nullable[s]) add(p + 1, o);
     }
   }
-  const row = new Row(index, pos, orig, tables);
+  // Completed items have done their work (completion ran above); only the accepting one matters
+  // later. Dropping them keeps rows free of history: after `x = 1\n` the row no longer remembers
+  // where that statement began, so the rows of sibling statements intern to one.
+  const kPos: number[] = [], kOrig: (Row | null)[] = [], kKeys: number[] = [];
+  for (let i = 0; i < pos.length; i++) {
+    if (dotSym[pos[i]] < 0 && pos[i] !== tables.acceptPos) continue;
+    kPos.push(pos[i]); kOrig.push(orig[i]); kKeys.push(keys[i]);
+  }
+  const key = (initial ? 'I' : '') + Float64Array.from(kKeys).sort().join(',');
+  const interned = tables.rows.get(key);
+  if (interned) { tables.rows.hits++; return interned; }
+  tables.rows.misses++;
+  const row = new Row(index, kPos, kOrig, tables, initial);
   // Patch self-origins now that the row exists.
-  for (let i = 0; i < orig.length; i++) if (orig[i] === null) (row.orig as (Row | null)[])[i] = row;
+  for (let i = 0; i < kOrig.length; i++) if (kOrig[i] === null) (row.orig as (Row | null)[])[i] = row;
+  tables.rows.set(key, row);
   return row;
 }
 
 /** The first row: predictions of the start symbol. */
 export function initialRow(tables: EarleyTables): Row {
   const seeds = [...tables.predict[tables.grammar.start - tables.T]];
-  return close(0, seeds, seeds.map(() => null), tables);
+  return close(0, seeds, seeds.map(() => null), tables, true);
 }
 
 /** The row after scanning any of `terminals` (ascending ids) in `row`, or null if none is expected. */

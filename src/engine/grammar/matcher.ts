@@ -4,22 +4,24 @@
 import type { Matcher, MatcherSnapshot, TokenizerLike } from '../interfaces';
 import type { CompiledGrammar } from './types';
 import type { Row } from './earley';
-import { GrammarRuntime, runtimeOf, type State, type RunSlot, type RunObj, type ByteList, type MaskEntry } from './runtime';
+import { GrammarRuntime, runtimeOf, type State, type RunSlot, type RunObj, type ByteList, type MaskEntry, type Fallback } from './runtime';
 import { FlatTrie, flatTrieOf } from './vocab-trie';
 
 /** Subtrees with at least this many tokens use the per-lexer-state cache. */
 const HUB_TOKENS = 48;
+/** Entries with at least this many tokens also keep them as a bitset (ORed a word at a time). */
+const BITS_MIN_TOKENS = 4096;
 /** Total cached token ids (all grammars' entries of one runtime) before the cache is dropped. */
 const MASK_CACHE_LIMIT = 40_000_000;
 
 /** Counters for benchmarks. */
-export interface MatcherStats { masks: number; nodesVisited: number }
+export interface MatcherStats { masks: number; maskHits: number; nodesVisited: number }
 
 export class GrammarMatcher implements Matcher {
   private state: State;
   private readonly rt: GrammarRuntime;
   private readonly trie: FlatTrie;
-  readonly stats: MatcherStats = { masks: 0, nodesVisited: 0 };
+  readonly stats: MatcherStats = { masks: 0, maskHits: 0, nodesVisited: 0 };
   // Walk stacks, reused between masks.
 
   constructor(readonly grammar: CompiledGrammar, private readonly tokenizer: TokenizerLike) {
@@ -39,10 +41,34 @@ export class GrammarMatcher implements Matcher {
    * lexer state alone) and the nodes where the lexeme must end (only those depend on the parser).
    */
   computeMask(): Uint32Array {
+    this.stats.masks++;
+    const memo = this.rt.maskMemo;
+    const key = this.stateKey(this.state);
+    const hit = memo.get('M' + key) as Uint32Array | undefined;
+    if (hit) { this.stats.maskHits++; return hit.slice(); }
     const mask = new Uint32Array((this.trie.vocabSize + 31) >>> 5);
     this.walk(0, this.state, mask);
-    this.stats.masks++;
+    this.rt.memoize('M' + key, mask.slice(), mask.length);
     return mask;
+  }
+
+  /**
+   * Exact cache key of a parser state for this vocabulary. Rows are interned (hash-consed), so the row's id stands
+   * for its whole parse history; scanner runs carry their bytes (zero-width tokens re-read them).
+   */
+  private stateKey(S: State): string {
+    let key = `${this.trie.id}|${S.row.id}|${S.lex}|${S.ext ? S.ext.id : -1}`;
+    if (S.runs) {
+      for (const r of S.runs) {
+        key += `|${r.run.id}@${r.row.id}`;
+        for (let p = r.bytes; p; p = p.prev) key += `,${p.b}`;
+      }
+    }
+    if (S.fb) {
+      key += `|fb(${this.stateKey(S.fb.S)})`;
+      for (let p: ByteList | null = S.fb.bytes; p; p = p.prev) key += `,${p.b}`;
+    }
+    return key;
   }
 
   private setTokens(node: number, mask: Uint32Array): void {
@@ -54,13 +80,18 @@ export class GrammarMatcher implements Matcher {
   private walk(k: number, S: State, mask: Uint32Array): void {
     const trie = this.trie;
     const { byte, next, tokStart } = trie;
-    if (!S.fb && tokStart[next[k]] - tokStart[k] >= HUB_TOKENS) {
+    if (tokStart[next[k]] - tokStart[k] >= HUB_TOKENS) {
       const e = this.entry(S, k);
-      const toks = e.tokens;
-      for (let i = 0; i < toks.length; i++) { const t = toks[i]; mask[t >>> 5] |= 1 << (t & 31); }
+      if (e.bits) {
+        const bits = e.bits;
+        for (let i = 0; i < bits.length; i++) mask[i] |= bits[i];
+      } else {
+        const toks = e.tokens;
+        for (let i = 0; i < toks.length; i++) { const t = toks[i]; mask[t >>> 5] |= 1 << (t & 31); }
+      }
       for (let i = 0; i < e.nodes.length; i++) {
         const j = e.nodes[i];
-        const prev = this.restoreAt(S, k, trie.parent[j], e.lexes[i], e.runs[i]);
+        const prev = this.restoreAt(S, k, trie.parent[j], e.lexes[i], e.runs[i], e.fbNodes[i], e.fbLexes[i], e.fbRuns[i]);
         const S2 = this.rt.step(prev, byte[j]);
         this.stats.nodesVisited++;
         if (!S2) continue;
@@ -79,19 +110,34 @@ export class GrammarMatcher implements Matcher {
   }
 
   /** The full state at node `p` (below k) from a cached row-independent state. */
-  private restoreAt(S: State, k: number, p: number, lex: number, runs: (number | RunObj)[] | null): State {
-    if (!runs) return { row: S.row, lex, ext: S.ext, runs: null };
-    // runs consumed the bytes on the path k → p: rebuild their byte lists
-    const path: number[] = [];
-    for (let q = p; q !== k; q = this.trie.parent[q]) path.push(this.trie.byte[q]);
-    const slots: RunSlot[] = [];
-    for (let i = 0; i < runs.length; i += 2) {
-      const orig = S.runs![runs[i] as number];
-      let bytes: ByteList | null = orig.bytes;
+  private restoreAt(S: State, k: number, p: number, lex: number, runs: (number | RunObj)[] | null, fbNode = -1, fbLex = -1, fbRuns: (number | RunObj)[] | null = null): State {
+    const fbInherited = fbNode === -2 && S.fb;
+    if (!runs && fbNode === -1 && !fbInherited) return { row: S.row, lex, ext: S.ext, runs: null };
+    const trie = this.trie;
+    /** Bytes on the path from (exclusive) `from` to (inclusive) `to`, prepended to `bytes`. */
+    const extend = (bytes: ByteList | null, from: number, to: number): ByteList | null => {
+      const path: number[] = [];
+      for (let q = to; q !== from; q = trie.parent[q]) path.push(trie.byte[q]);
       for (let q = path.length - 1; q >= 0; q--) bytes = { b: path[q], prev: bytes };
-      slots.push({ run: runs[i + 1] as RunObj, row: orig.row, bytes });
+      return bytes;
+    };
+    let slots: RunSlot[] | null = null;
+    if (runs) {
+      // runs consumed the bytes on the path k → p: rebuild their byte lists
+      slots = [];
+      for (let i = 0; i < runs.length; i += 2) {
+        const orig = S.runs![runs[i] as number];
+        slots.push({ run: runs[i + 1] as RunObj, row: orig.row, bytes: extend(orig.bytes, k, p) });
+      }
     }
-    return { row: S.row, lex, ext: S.ext, runs: slots };
+    let fb: Fallback | null = null;
+    if (fbInherited) fb = { S: S.fb!.S, bytes: extend(S.fb!.bytes, k, p)! };
+    else if (fbNode >= 0) {
+      // the lexeme last matched at node fbNode: the state there, and the bytes since
+      const Sq = fbNode === k ? S : this.restoreAt(S, k, fbNode, fbLex, fbRuns);
+      fb = { S: Sq, bytes: extend(null, fbNode, p)! };
+    }
+    return fb ? { row: S.row, lex, ext: S.ext, runs: slots, fb } : { row: S.row, lex, ext: S.ext, runs: slots };
   }
 
   /** Cached walk of node k's subtree from the row-independent part of state S. */
@@ -109,6 +155,10 @@ export class GrammarMatcher implements Matcher {
     const lexStack: number[] = [S.lex];
     // runs as [slot index, run] pairs per depth
     const runStack: ((number | RunObj)[] | null)[] = [S.runs ? S.runs.flatMap((r, i) => [i, r.run]) : null];
+    // pending longest-match fallback per depth: -1 none, -2 the one of S (if any), else the node
+    // where the lexeme last matched
+    const fbStack: number[] = [S.lex >= 0 && lexer.isAccepting(S.lex) ? -1 : -2];
+    const fbNodes: number[] = [], fbLexes: number[] = [], fbRuns: ((number | RunObj)[] | null)[] = [];
     let i = k + 1;
     const end = next[k];
     while (i < end) {
@@ -127,23 +177,43 @@ export class GrammarMatcher implements Matcher {
         }
       }
       let nl = -1;
+      let fb = fbStack[d - 1];
       if (!boundary && l >= 0) {
         const t = lexer.step(l, b);
         if (t >= 0) {
           nl = t;
-          // past a match into a non-match: backtracking may be needed (row-dependent)
-          if (!lexer.isAccepting(t) && lexer.isAccepting(l) && !lexer.isStart(l)) boundary = true;
+          // past a match into a non-match: the lexeme may have to end at that match later (a
+          // fallback, row-dependent); the tokens on the way stay viable, so only where the lexer
+          // then dies is a boundary
+          if (lexer.isAccepting(t)) fb = -1;
+          else if (lexer.isAccepting(l) && !lexer.isStart(l)) fb = d === 1 ? k : this.trie.parent[i];
         } else if (t === -1 && !lexer.isStart(l)) boundary = true;
       }
-      if (boundary) { nodes.push(i); lexes.push(l); runsAt.push(rs); i = next[i]; continue; }
+      if (boundary) {
+        nodes.push(i); lexes.push(l); runsAt.push(rs);
+        const q = l >= 0 && lexer.isAccepting(l) ? -1 : fb;
+        fbNodes.push(q);
+        const dq = q >= 0 ? depth[q] - base : 0;
+        fbLexes.push(q >= 0 ? lexStack[dq] : -1);
+        fbRuns.push(q >= 0 ? runStack[dq] : null);
+        i = next[i];
+        continue;
+      }
       if (outRuns && outRuns.length === 0) outRuns = null;
       if (nl < 0 && !outRuns) { i = next[i]; continue; }
       lexStack[d] = nl;
       runStack[d] = outRuns;
+      fbStack[d] = nl >= 0 ? fb : -1;
       for (let q = tokStart[i]; q < tokStart[i + 1]; q++) toks.push(tokens[q]);
       i++;
     }
-    e = { tokens: Int32Array.from(toks), nodes: Int32Array.from(nodes), lexes: Int32Array.from(lexes), runs: runsAt };
+    e = { tokens: Int32Array.from(toks), nodes: Int32Array.from(nodes), lexes: Int32Array.from(lexes), runs: runsAt, fbNodes: Int32Array.from(fbNodes), fbLexes: Int32Array.from(fbLexes), fbRuns };
+    if (toks.length >= BITS_MIN_TOKENS) {
+      const bits = new Uint32Array((this.trie.vocabSize + 31) >>> 5);
+      for (const t of toks) bits[t >>> 5] |= 1 << (t & 31);
+      e.bits = bits;
+      cache.size += bits.length;
+    }
     cache.size += toks.length + nodes.length * 3;
     if (cache.size > MASK_CACHE_LIMIT) { cache.map.clear(); cache.size = 0; }
     cache.map.set(key, e);
@@ -191,9 +261,6 @@ export class GrammarMatcher implements Matcher {
     const s = this.run(suffix);
     return s !== null && this.rt.acceptsState(s);
   }
-
-  /** Number of lexemes consumed so far (Earley rows). */
-  get lexemeCount(): number { return this.state.row.index; }
 }
 
 /**

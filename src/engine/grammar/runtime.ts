@@ -61,11 +61,23 @@ export interface MaskEntry {
   lexes: Int32Array;
   /** Surviving runs before each boundary node as [slot index, run] pairs (null: none). */
   runs: ((number | RunObj)[] | null)[];
+  /**
+   * Per boundary node, the pending longest-match fallback at its parent: -1 none, -2 the walk's
+   * starting state's own, else the node where the lexeme last matched (with the lexer state and
+   * runs there).
+   */
+  fbNodes: Int32Array;
+  fbLexes: Int32Array;
+  fbRuns: ((number | RunObj)[] | null)[];
+  /** The same tokens as a bitset, for large entries. */
+  bits?: Uint32Array;
 }
 
 /** Per-vocabulary mask cache: entries and their total size in ids. */
 export interface MaskCache { map: Map<string, MaskEntry>; size: number }
 const RUN_INTERN_LIMIT = 100_000;
+/** Words (4 bytes) of memoized masks and token lists per grammar runtime: 96 MB. */
+const MASK_MEMO_LIMIT = 24_000_000;
 const MAX_ZERO_WIDTH = 64;
 
 /** Result of ending the current lexeme: the parser row after it and the next lexer start state. */
@@ -96,6 +108,18 @@ export class GrammarRuntime {
     let c = this.maskCaches.get(trie);
     if (!c) { c = { map: new Map(), size: 0 }; this.maskCaches.set(trie, c); }
     return c;
+  }
+  /**
+   * Masks and sub-walk token lists by exact state key (interned row id + lexer state + scanner
+   * state; see GrammarMatcher.stateKey), bounded by MASK_MEMO_LIMIT 32-bit words in all.
+   */
+  readonly maskMemo = new Map<string, Uint32Array | Int32Array>();
+  private maskMemoWords = 0;
+
+  memoize(key: string, value: Uint32Array | Int32Array, words: number): void {
+    this.maskMemoWords += words + 16;
+    if (this.maskMemoWords > MASK_MEMO_LIMIT) { this.maskMemo.clear(); this.maskMemoWords = words + 16; }
+    this.maskMemo.set(key, value);
   }
   private runs = new Map<string, RunObj>();
   private runIds = 0;
@@ -139,8 +163,8 @@ export class GrammarRuntime {
   }
 
   /**
-   * The state at the start of a file. Each call builds a fresh first row: rows cache the rows
-   * that follow them, so a row shared by every matcher would keep every parse alive.
+   * The state at the start of a file. Rows are interned, so every matcher of this grammar shares
+   * the first row and everything cached after it, until the row table starts a new generation.
    */
   newInitialState(): State {
     const row = initialRow(this.tables);

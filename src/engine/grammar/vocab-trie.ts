@@ -3,7 +3,11 @@
 // Built once per tokenizer from `tokenBytes`; special tokens are left out (never masked in).
 import type { TokenizerLike } from '../interfaces';
 
+let nextTrieId = 1;
+
 export class FlatTrie {
+  /** Identity for cache keys. */
+  readonly id = nextTrieId++;
   /** Edge byte into node i (node 0 is the root). */
   readonly byte: Uint8Array;
   /** Depth of node i (root 0). */
