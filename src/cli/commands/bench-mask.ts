@@ -44,6 +44,11 @@ export interface MaskBenchRow {
   allowsUs: Percentiles;
   /** Mean fraction of the vocabulary allowed. */
   allowedFraction: number;
+  /**
+   * Share of the measured masks answered by the exact mask memo (a parse state met before: rows
+   * are hash-consed, so sibling statements and repeated keystrokes share states).
+   */
+  memoHitRate: number;
   compileMs: number;
   cachedLoadMs: number;
 }
@@ -103,7 +108,7 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
       runtimeOf(loadGrammar(language)); // cached compiled grammar + the runtime tables a matcher needs
       const cachedLoadMs = performance.now() - t0;
       const maskUs: number[] = [], allowsUs: number[] = [];
-      let tokens = 0, rejected = 0, allowedSum = 0;
+      let tokens = 0, rejected = 0, allowedSum = 0, memoHits = 0;
       const list = files[language] ?? [];
       const perFile = Math.ceil(budget / Math.max(1, list.length));
       for (const f of list) {
@@ -118,8 +123,10 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
           const id = ids[i];
           if (i >= from && i < to && i % every === 0) {
             let s = performance.now();
+            const hits0 = m.stats.maskHits;
             const mask = m.computeMask();
             maskUs.push((performance.now() - s) * 1000);
+            memoHits += m.stats.maskHits - hits0;
             let c = 0;
             for (const w of mask) { let x = w; while (x) { x &= x - 1; c++; } }
             allowedSum += c / tokenizer.vocabSize;
@@ -134,6 +141,7 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
       rows.push({
         language, vocabulary: tn, vocabSize: tokenizer.vocabSize, files: list.length, tokens, rejected,
         maskUs: pct(maskUs), allowsUs: pct(allowsUs), allowedFraction: Math.round((allowedSum / Math.max(1, maskUs.length)) * 1000) / 1000,
+        memoHitRate: Math.round((memoHits / Math.max(1, maskUs.length)) * 1000) / 1000,
         compileMs: Math.round(compileMs), cachedLoadMs: Math.round(cachedLoadMs * 10) / 10,
       });
     }
@@ -156,9 +164,9 @@ at N consecutive positions per language (a third into each file), or spread over
     } catch (e) { throw new UsageError((e as Error).message); }
     const rows = await runMaskBench({ languages: values.language, tokenizers: values.tokenizer, masks: values.masks ? Number(values.masks) : undefined, spread: values.spread });
     if (values.json) { console.log(JSON.stringify(rows, null, 1)); return 0; }
-    console.log('language    vocab    size    tokens rej  mask µs p50/p99/max        allows µs p50/p99/max   allowed  compile ms  cached load ms');
+    console.log('language    vocab    size    tokens rej  mask µs p50/p99/max        allows µs p50/p99/max   allowed  memo hits  compile ms  cached load ms');
     for (const r of rows) {
-      console.log(`${r.language.padEnd(11)} ${r.vocabulary.padEnd(8)} ${String(r.vocabSize).padEnd(7)} ${String(r.tokens).padStart(6)} ${String(r.rejected).padStart(3)}  ${`${r.maskUs.p50}/${r.maskUs.p99}/${r.maskUs.max}`.padEnd(24)} ${`${r.allowsUs.p50}/${r.allowsUs.p99}/${r.allowsUs.max}`.padEnd(22)} ${String(r.allowedFraction).padEnd(8)} ${String(r.compileMs).padEnd(11)} ${r.cachedLoadMs}`);
+      console.log(`${r.language.padEnd(11)} ${r.vocabulary.padEnd(8)} ${String(r.vocabSize).padEnd(7)} ${String(r.tokens).padStart(6)} ${String(r.rejected).padStart(3)}  ${`${r.maskUs.p50}/${r.maskUs.p99}/${r.maskUs.max}`.padEnd(24)} ${`${r.allowsUs.p50}/${r.allowsUs.p99}/${r.allowsUs.max}`.padEnd(22)} ${String(r.allowedFraction).padEnd(8)} ${String(r.memoHitRate).padEnd(10)} ${String(r.compileMs).padEnd(11)} ${r.cachedLoadMs}`);
     }
     return 0;
   },

@@ -67,8 +67,8 @@ function masksSection(bench?: SuiteResult): ReportSection {
   if (!data) return missing(id, title, description, reproduce, p);
   const q: QuantileChart = { kind: 'quantiles', title: 'µs per mask (p50 / p99 / max)', unit: 'µs', rows: data.map((r) => ({ label: `${r.language} · ${r.vocabulary}`, ...r.maskUs })) };
   const t: ReportTable = {
-    columns: ['language', 'vocabulary', 'V', 'files', 'tokens', 'rejected', 'mask p50 µs', 'p99', 'max', 'allows p50 µs', 'allowed share', 'compile ms', 'cached load ms'],
-    rows: data.map((r) => [r.language, r.vocabulary, r.vocabSize, r.files, r.tokens, r.rejected, r.maskUs.p50, r.maskUs.p99, r.maskUs.max, r.allowsUs.p50, r.allowedFraction, r.compileMs, r.cachedLoadMs]),
+    columns: ['language', 'vocabulary', 'V', 'files', 'tokens', 'rejected', 'mask p50 µs', 'p99', 'max', 'allows p50 µs', 'allowed share', 'memo hits', 'compile ms', 'cached load ms'],
+    rows: data.map((r) => [r.language, r.vocabulary, r.vocabSize, r.files, r.tokens, r.rejected, r.maskUs.p50, r.maskUs.p99, r.maskUs.max, r.allowsUs.p50, r.allowedFraction, r.memoHitRate ?? null, r.compileMs, r.cachedLoadMs]),
   };
   const compile: BarChart = { kind: 'bars', title: 'Grammar compile vs cached load (ms)', unit: 'ms', bars: [] };
   const seen = new Set<string>();

