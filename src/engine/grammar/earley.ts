@@ -53,7 +53,7 @@ export class EarleyTables {
 }
 
 /** Rows interned per generation before the table starts afresh (bounds the memory rows keep). */
-const ROW_INTERN_LIMIT = 20_000;
+const ROW_INTERN_LIMIT = 10_000;
 let nextRowId = 1;
 
 /**

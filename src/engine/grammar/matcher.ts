@@ -12,7 +12,7 @@ const HUB_TOKENS = 48;
 /** Entries with at least this many tokens also keep them as a bitset (ORed a word at a time). */
 const BITS_MIN_TOKENS = 4096;
 /** Total cached token ids (all grammars' entries of one runtime) before the cache is dropped. */
-const MASK_CACHE_LIMIT = 40_000_000;
+const MASK_CACHE_LIMIT = 16_000_000;
 
 /** Counters for benchmarks. */
 export interface MatcherStats { masks: number; maskHits: number; nodesVisited: number }

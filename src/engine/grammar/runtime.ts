@@ -76,8 +76,10 @@ export interface MaskEntry {
 /** Per-vocabulary mask cache: entries and their total size in ids. */
 export interface MaskCache { map: Map<string, MaskEntry>; size: number }
 const RUN_INTERN_LIMIT = 100_000;
-/** Words (4 bytes) of memoized masks and token lists per grammar runtime: 96 MB. */
-const MASK_MEMO_LIMIT = 24_000_000;
+/** Words (4 bytes) of memoized masks per grammar runtime: 32 MB (2,000 masks at 128k tokens). */
+const MASK_MEMO_LIMIT = 8_000_000;
+/** Forward results (see `fwd`) kept per grammar runtime. */
+const FORWARD_LIMIT = 60_000;
 const MAX_ZERO_WIDTH = 64;
 
 /** Result of ending the current lexeme: the parser row after it and the next lexer start state. */
@@ -120,6 +122,23 @@ export class GrammarRuntime {
     this.maskMemoWords += words + 16;
     if (this.maskMemoWords > MASK_MEMO_LIMIT) { this.maskMemo.clear(); this.maskMemoWords = words + 16; }
     this.maskMemo.set(key, value);
+  }
+  /**
+   * Results that point forward from a row (the row after scanning a lexeme there). They live
+   * here, not on the row, so that rows only point back to their origins and the rows of old
+   * parses can be collected; bounded, and dropped whenever the row table starts a generation.
+   */
+  private fwd = new Map<string, unknown>();
+  private fwdGeneration = 0;
+
+  private fwdGet(row: Row, key: string | number): unknown {
+    if (this.fwdGeneration !== this.tables.rows.generation) { this.fwd = new Map(); this.fwdGeneration = this.tables.rows.generation; }
+    return this.fwd.get(row.id + ':' + key);
+  }
+
+  private fwdSet(row: Row, key: string | number, value: unknown): void {
+    if (this.fwd.size >= FORWARD_LIMIT) this.fwd = new Map();
+    this.fwd.set(row.id + ':' + key, value);
   }
   private runs = new Map<string, RunObj>();
   private runIds = 0;
@@ -235,8 +254,8 @@ export class GrammarRuntime {
   /** Applies a verdict at the run's boundary row: the state after the external token, or null. */
   private afterVerdict(runRow: Row, v: VerdictObj): State | null {
     const key = `T${v.terminal}`;
-    let next = runRow.cache.get(key) as Row | null | undefined;
-    if (next === undefined) { next = scan(runRow, [v.terminal], this.tables); runRow.cache.set(key, next); }
+    let next = this.fwdGet(runRow, key) as Row | null | undefined;
+    if (next === undefined) { next = scan(runRow, [v.terminal], this.tables); this.fwdSet(runRow, key, next); }
     if (!next) return null;
     return this.boundary(next, this.startState(next, false), v.ext);
   }
@@ -389,7 +408,7 @@ export class GrammarRuntime {
   /** Ends the lexeme in lexer state `lex` after `row`; null when no allowed lexeme ends there. */
   endLexeme(row: Row, lex: number, alsoTerminal = -1): Boundary | null {
     const lkey = alsoTerminal < 0 ? lex : `X${lex}:${alsoTerminal}`;
-    const cached = row.cache.get(lkey) as Boundary | null | undefined;
+    const cached = this.fwdGet(row, lkey) as Boundary | null | undefined;
     if (cached !== undefined) return cached;
     const acc = this.lexer.accepts(lex);
     let kwExpected = false;
@@ -420,16 +439,16 @@ export class GrammarRuntime {
       cands.sort((a, b) => a - b);
       // many lexer states end the same lexemes (keyword shadows differ): share the scan
       const ckey = 'C' + cands.join(',');
-      let shared = row.cache.get(ckey) as Boundary | null | undefined;
+      let shared = this.fwdGet(row, ckey) as Boundary | null | undefined;
       if (shared === undefined) {
         const next = scan(row, cands, this.tables);
         shared = next ? { row: next, start: this.startState(next, false) } : null;
-        row.cache.set(ckey, shared);
+        this.fwdSet(row, ckey, shared);
       }
       result = shared;
     }
     if (!result && extra) result = { row, start: this.startState(row, true) };
-    row.cache.set(lkey, result);
+    this.fwdSet(row, lkey, result);
     return result;
   }
 
