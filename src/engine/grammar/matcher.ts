@@ -4,11 +4,13 @@
 import type { Matcher, MatcherSnapshot, TokenizerLike } from '../interfaces';
 import type { CompiledGrammar } from './types';
 import type { Row } from './earley';
-import { GrammarRuntime, runtimeOf, type State, type RunSlot, type RunObj, type ByteList, type MaskEntry, type Fallback } from './runtime';
+import { GrammarRuntime, runtimeOf, type State, type RunSlot, type RunObj, type ByteList, type MaskEntry, type MaskCache, type Fallback } from './runtime';
 import { FlatTrie, flatTrieOf } from './vocab-trie';
 
 /** Subtrees with at least this many tokens use the per-lexer-state cache. */
 const HUB_TOKENS = 48;
+/** `runSetStep` result: a scanner run decides here (a lexeme boundary). */
+const RUNS_VERDICT = -3;
 /** Entries with at least this many tokens also keep them as a bitset (ORed a word at a time). */
 const BITS_MIN_TOKENS = 4096;
 /** Total cached token ids (all grammars' entries of one runtime) before the cache is dropped. */
@@ -153,8 +155,9 @@ export class GrammarMatcher implements Matcher {
     const nodes: number[] = [], lexes: number[] = [], runsAt: ((number | RunObj)[] | null)[] = [];
     const base = depth[k];
     const lexStack: number[] = [S.lex];
-    // runs as [slot index, run] pairs per depth
-    const runStack: ((number | RunObj)[] | null)[] = [S.runs ? S.runs.flatMap((r, i) => [i, r.run]) : null];
+    // scanner runs per depth, as interned run sets (-1: none)
+    const runStack: number[] = [S.runs ? this.runSetOf(cache, S.runs.flatMap((r, i) => [i, r.run])) : -1];
+    const sets = cache.sets;
     // pending longest-match fallback per depth: -1 none, -2 the one of S (if any), else the node
     // where the lexeme last matched
     const fbStack: number[] = [S.lex >= 0 && lexer.isAccepting(S.lex) ? -1 : -2];
@@ -164,17 +167,13 @@ export class GrammarMatcher implements Matcher {
     while (i < end) {
       const d = depth[i] - base;
       const l = lexStack[d - 1];
-      const rs = runStack[d - 1];
+      const rsId = runStack[d - 1];
       const b = byte[i];
       let boundary = false;
-      let outRuns: (number | RunObj)[] | null = null;
-      if (rs) {
-        for (let q = 0; q < rs.length && !boundary; q += 2) {
-          const x = this.rt.runStep(rs[q + 1] as RunObj, b);
-          if (x === null) continue;
-          if ('verdict' in x) { if (!outRuns || outRuns.length === 0) boundary = true; continue; }
-          (outRuns ??= []).push(rs[q], x);
-        }
+      let outId = -1;
+      if (rsId >= 0) {
+        outId = this.runSetStep(cache, rsId, b);
+        if (outId === RUNS_VERDICT) { boundary = true; outId = -1; }
       }
       let nl = -1;
       let fb = fbStack[d - 1];
@@ -190,19 +189,18 @@ export class GrammarMatcher implements Matcher {
         } else if (t === -1 && !lexer.isStart(l)) boundary = true;
       }
       if (boundary) {
-        nodes.push(i); lexes.push(l); runsAt.push(rs);
+        nodes.push(i); lexes.push(l); runsAt.push(rsId >= 0 ? sets[rsId].pairs : null);
         const q = l >= 0 && lexer.isAccepting(l) ? -1 : fb;
         fbNodes.push(q);
         const dq = q >= 0 ? depth[q] - base : 0;
         fbLexes.push(q >= 0 ? lexStack[dq] : -1);
-        fbRuns.push(q >= 0 ? runStack[dq] : null);
+        fbRuns.push(q >= 0 && runStack[dq] >= 0 ? sets[runStack[dq]].pairs : null);
         i = next[i];
         continue;
       }
-      if (outRuns && outRuns.length === 0) outRuns = null;
-      if (nl < 0 && !outRuns) { i = next[i]; continue; }
+      if (nl < 0 && outId < 0) { i = next[i]; continue; }
       lexStack[d] = nl;
-      runStack[d] = outRuns;
+      runStack[d] = outId;
       fbStack[d] = nl >= 0 ? fb : -1;
       for (let q = tokStart[i]; q < tokStart[i + 1]; q++) toks.push(tokens[q]);
       i++;
@@ -215,9 +213,46 @@ export class GrammarMatcher implements Matcher {
       cache.size += bits.length;
     }
     cache.size += toks.length + nodes.length * 3;
-    if (cache.size > MASK_CACHE_LIMIT) { cache.map.clear(); cache.size = 0; }
+    if (cache.size > MASK_CACHE_LIMIT) { cache.map.clear(); cache.sets.length = 0; cache.setIds.clear(); cache.size = 0; }
     cache.map.set(key, e);
     return e;
+  }
+
+  /** Interns a list of [slot index, run] pairs (the runs alive at a trie node) as a run set. */
+  private runSetOf(cache: MaskCache, pairs: (number | RunObj)[]): number {
+    let key = '';
+    for (let q = 0; q < pairs.length; q += 2) key += `${pairs[q]}:${(pairs[q + 1] as RunObj).id},`;
+    let id = cache.setIds.get(key);
+    if (id === undefined) {
+      id = cache.sets.length;
+      cache.sets.push({ pairs, trans: new Int32Array(256).fill(-2) });
+      cache.setIds.set(key, id);
+      cache.size += 256;
+    }
+    return id;
+  }
+
+  /**
+   * The run set after byte b: another set, -1 when every run declines, RUNS_VERDICT when the
+   * oldest deciding run emits a token (a lexeme boundary). Memoized per set and byte; a verdict
+   * of a younger run while an older one still runs is ignored (tree-sitter asks the older first).
+   */
+  private runSetStep(cache: MaskCache, id: number, b: number): number {
+    const st = cache.sets[id];
+    const known = st.trans[b];
+    if (known !== -2) return known;
+    const rs = st.pairs;
+    const out: (number | RunObj)[] = [];
+    let result = -1;
+    for (let q = 0; q < rs.length; q += 2) {
+      const x = this.rt.runStep(rs[q + 1] as RunObj, b);
+      if (x === null) continue;
+      if ('verdict' in x) { if (out.length === 0) { result = RUNS_VERDICT; break; } continue; }
+      out.push(rs[q], x);
+    }
+    if (result !== RUNS_VERDICT && out.length > 0) result = this.runSetOf(cache, out);
+    st.trans[b] = result;
+    return result;
   }
 
   allows(token: number): boolean {

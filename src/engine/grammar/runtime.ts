@@ -73,8 +73,11 @@ export interface MaskEntry {
   bits?: Uint32Array;
 }
 
-/** Per-vocabulary mask cache: entries and their total size in ids. */
-export interface MaskCache { map: Map<string, MaskEntry>; size: number }
+/** Scanner runs alive at a trie node ([slot index, run] pairs) with memoized byte transitions. */
+export interface RunSet { pairs: (number | RunObj)[]; trans: Int32Array }
+
+/** Per-vocabulary mask cache: entries, interned run sets, and their total size in 32-bit words. */
+export interface MaskCache { map: Map<string, MaskEntry>; sets: RunSet[]; setIds: Map<string, number>; size: number }
 const RUN_INTERN_LIMIT = 100_000;
 /** Words (4 bytes) of memoized masks per grammar runtime: 32 MB (2,000 masks at 128k tokens). */
 const MASK_MEMO_LIMIT = 8_000_000;
@@ -108,7 +111,7 @@ export class GrammarRuntime {
 
   maskCacheFor(trie: object): MaskCache {
     let c = this.maskCaches.get(trie);
-    if (!c) { c = { map: new Map(), size: 0 }; this.maskCaches.set(trie, c); }
+    if (!c) { c = { map: new Map(), sets: [], setIds: new Map(), size: 0 }; this.maskCaches.set(trie, c); }
     return c;
   }
   /**
