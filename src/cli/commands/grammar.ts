@@ -152,13 +152,13 @@ export const grammarCommand: Command = {
     const disagreements: { file: string; deadAt: number | null; context: string }[] = [];
     const mut = { total: 0, tsRejected: 0, engineRejected: 0, missed: [] as string[] };
     const r = mulberry32(seed + 17);
-    let skipped = 0;
+    const skipped: { file: string; reason: string }[] = [];
     for (const file of files) {
       const lang = language ?? EXTENSIONS[path.extname(file)];
       const buf = fs.readFileSync(file);
-      if (buf.length > maxBytes) { skipped++; continue; }
+      if (buf.length > maxBytes) { skipped.push({ file, reason: `larger than --max-bytes ${maxBytes}` }); continue; }
       let text: string;
-      try { text = new TextDecoder('utf-8', { fatal: true }).decode(buf); } catch { skipped++; continue; }
+      try { text = new TextDecoder('utf-8', { fatal: true }).decode(buf); } catch { skipped.push({ file, reason: 'not UTF-8 text' }); continue; }
       const grammar = loadGrammar(lang);
       const t0 = performance.now();
       const res = checkBytes(createMatcher(grammar, undefined, BYTE_TOKENIZER), new Uint8Array(buf));
@@ -205,13 +205,16 @@ export const grammarCommand: Command = {
     const clean = verdicts.filter((v) => v.treeSitterError === false);
     const summary = {
       files: verdicts.length,
-      skipped,
+      skipped: skipped.length,
+      skippedFiles: skipped,
       accepted: verdicts.filter((v) => v.accepted).length,
       ...(values['tree-sitter'] ? {
         treeSitterClean: clean.length,
         acceptedOfClean: clean.filter((v) => v.accepted).length,
         everyPrefixViableOfClean: clean.filter((v) => v.deadAt === null).length,
         disagreements,
+        /** Files tree-sitter reports an error in that the engine accepts (it is more lenient there). */
+        acceptedDespiteTreeSitterError: verdicts.filter((v) => v.treeSitterError && v.accepted).map((v) => v.file),
       } : {}),
       ...(mutations > 0 ? {
         mutations: mut.total,
