@@ -53,7 +53,7 @@ export class EarleyTables {
 }
 
 /** Rows interned per generation before the table starts afresh (bounds the memory rows keep). */
-const ROW_INTERN_LIMIT = 10_000;
+const ROW_INTERN_LIMIT = 25_000;
 let nextRowId = 1;
 
 /**
@@ -70,10 +70,15 @@ export class Row {
   readonly pos: Int32Array;
   /** Origin row of each item. */
   readonly orig: Row[];
-  /** Item indices by the symbol after their dot. */
-  private readonly byNextMap: Map<number, number[]>;
+  /**
+   * Items by the symbol after their dot, compactly (rows are many and long-lived): the distinct
+   * symbols ascending, and for symbol k the item indices nextItems[nextStart[k] .. nextStart[k+1]).
+   */
+  private readonly nextSyms: Int32Array;
+  readonly nextStart: Int32Array;
+  readonly nextItems: Int32Array;
   /** Terminals some item expects next, ascending. */
-  readonly expected: number[];
+  readonly expected: Int32Array;
   readonly accepting: boolean;
   /** Scan results by key (see Matcher); owned by the matcher layer. */
   readonly cache = new Map<number | string, unknown>();
@@ -82,23 +87,45 @@ export class Row {
   constructor(readonly index: number, pos: number[], orig: (Row | null)[], tables: EarleyTables, readonly initial = false) {
     this.pos = Int32Array.from(pos);
     this.orig = orig as Row[]; // null entries (self-origins) are patched by close()
-    const by = new Map<number, number[]>();
-    const expected: number[] = [];
     let accepting = false;
+    const order: number[] = [];
     for (let i = 0; i < pos.length; i++) {
       const s = tables.dotSym[pos[i]];
-      if (s >= 0) {
-        let l = by.get(s);
-        if (!l) { l = []; by.set(s, l); if (s < tables.T) expected.push(s); }
-        l.push(i);
-      } else if (pos[i] === tables.acceptPos && (orig[i] ? orig[i]!.initial : initial)) accepting = true;
+      if (s >= 0) order.push(i);
+      else if (pos[i] === tables.acceptPos && (orig[i] ? orig[i]!.initial : initial)) accepting = true;
     }
-    this.byNextMap = by;
-    this.expected = expected.sort((a, b) => a - b);
+    const dot = tables.dotSym;
+    order.sort((a, b) => dot[pos[a]] - dot[pos[b]] || a - b);
+    const syms: number[] = [], starts: number[] = [];
+    for (let k = 0; k < order.length; k++) {
+      const sym = dot[pos[order[k]]];
+      if (k === 0 || sym !== syms[syms.length - 1]) { syms.push(sym); starts.push(k); }
+    }
+    starts.push(order.length);
+    this.nextSyms = Int32Array.from(syms);
+    this.nextStart = Int32Array.from(starts);
+    this.nextItems = Int32Array.from(order);
+    let nt = 0;
+    while (nt < syms.length && syms[nt] < tables.T) nt++;
+    this.expected = this.nextSyms.slice(0, nt);
     this.accepting = accepting;
   }
 
-  byNext(sym: number): number[] | undefined { return this.byNextMap.get(sym); }
+  /** Index k of `sym` among the symbols after a dot (see nextStart), or -1. */
+  findNext(sym: number): number {
+    const a = this.nextSyms;
+    let lo = 0, hi = a.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = a[mid];
+      if (v === sym) return mid;
+      if (v < sym) lo = mid + 1; else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** Whether some item expects terminal `t` next. */
+  expects(t: number): boolean { return this.findNext(t) >= 0; }
 }
 
 /** The table of interned rows of one grammar (see Row); starts afresh past its limit. */
@@ -143,8 +170,8 @@ function close(index: number, seedPos: number[], seedOrig: (Row | null)[], table
     if (s < 0) {
       if (o === null) continue; // completed within this set: covered by the nullable rule
       const lhs = ruleLhs[posRule[p]];
-      const waiting = o.byNext(lhs);
-      if (waiting) for (const j of waiting) add(o.pos[j] + 1, o.orig[j]);
+      const k = o.findNext(lhs);
+      if (k >= 0) for (let q = o.nextStart[k], e = o.nextStart[k + 1]; q < e; q++) { const j = o.nextItems[q]; add(o.pos[j] + 1, o.orig[j]); }
     } else if (s >= T) {
       if (!predicted.has(s)) {
         predicted.add(s);
@@ -183,9 +210,9 @@ export function scan(row: Row, terminals: readonly number[], tables: EarleyTable
   const seedPos: number[] = [];
   const seedOrig: Row[] = [];
   for (const t of terminals) {
-    const items = row.byNext(t);
-    if (!items) continue;
-    for (const j of items) { seedPos.push(row.pos[j] + 1); seedOrig.push(row.orig[j]); }
+    const k = row.findNext(t);
+    if (k < 0) continue;
+    for (let q = row.nextStart[k], e = row.nextStart[k + 1]; q < e; q++) { const j = row.nextItems[q]; seedPos.push(row.pos[j] + 1); seedOrig.push(row.orig[j]); }
   }
   if (seedPos.length === 0) return null;
   return close(row.index + 1, seedPos, seedOrig, tables);

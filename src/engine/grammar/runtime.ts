@@ -82,7 +82,7 @@ const RUN_INTERN_LIMIT = 100_000;
 /** Words (4 bytes) of memoized masks per grammar runtime: 32 MB (2,000 masks at 128k tokens). */
 const MASK_MEMO_LIMIT = 8_000_000;
 /** Forward results (see `fwd`) kept per grammar runtime. */
-const FORWARD_LIMIT = 60_000;
+const FORWARD_LIMIT = 120_000;
 const MAX_ZERO_WIDTH = 64;
 
 /** Result of ending the current lexeme: the parser row after it and the next lexer start state. */
@@ -213,10 +213,8 @@ export class GrammarRuntime {
 
   /** Whether `row` expects external number `i` (grammar.json `externals` order). */
   private validFn(row: Row): (i: number) => boolean {
-    let set = row.cache.get('V') as Set<number> | undefined;
-    if (!set) { set = new Set(row.expected); row.cache.set('V', set); }
     const ex = this.grammar.externals;
-    return (i: number) => ex[i] !== undefined && ex[i] >= 0 && set!.has(ex[i]);
+    return (i: number) => ex[i] !== undefined && ex[i] >= 0 && row.expects(ex[i]);
   }
 
   /** The scanner run begun at a boundary after `row` with scanner state `ext`. */
