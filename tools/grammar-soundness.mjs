@@ -9,6 +9,7 @@
 // precision on one-token mutations of a seeded sample (`--mutations`).
 //
 // Usage: npm run build && node tools/grammar-soundness.mjs [--lib DIR] [--languages a,b] [--out F]
+//        [--sample N] [--mutations K] [--cli dist/cli.js]
 // Writes report/grammar-soundness.json (summaries only). Takes ~10 minutes on 2 cores.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -47,7 +48,7 @@ const corpora = {
   },
 };
 const languages = (opt('languages', 'python,json,typescript,javascript')).split(',');
-const cli = path.join(root, 'dist/cli.js');
+const cli = path.resolve(opt('cli', path.join(root, 'dist/cli.js')));
 if (!fs.existsSync(cli)) { console.error('grammar-soundness: dist/cli.js is missing; run `npm run build` first'); process.exit(2); }
 
 function check(language, files, extra) {
