@@ -25,6 +25,8 @@ interface JsRun {
   ph?: number; cs?: number; sc?: number; bn?: number; d?: string; k?: number;
   /** Q / T: sub-state. */
   s?: number;
+  /** Q (TypeScript): whitespace read after the `?` (read again after the token). */
+  w?: number[];
 }
 
 const c0 = (s: string) => s.charCodeAt(0);
@@ -67,12 +69,29 @@ function jsxStep(r: JsRun, c: number): StepResult<null, JsRun> {
   return { run: { ...r, h, nl } };
 }
 
+const COLON = c0(':'), RPAREN = c0(')'), COMMA = c0(',');
+
+/**
+ * scan_ternary_qmark. TypeScript's variant also refuses `?.` and, after optional whitespace,
+ * `?:` `?)` `?,` (optional parameters and properties), and looks for `.digit` only after the
+ * whitespace; the token ends right after the `?`, so that whitespace is read again.
+ */
 function qmarkStep(r: JsRun, c: number): StepResult<null, JsRun> {
-  switch (r.s ?? 0) {
-    case 0: return isSpace(c) ? { run: r } : c === QMARK ? { run: { ...r, s: 1 } } : null;
-    case 1: return c === QMARK ? null : c === DOT ? { run: { ...r, s: 2 } } : emit(TERNARY_QMARK, [c]);
-    default: return isDigit(c) ? emit(TERNARY_QMARK, [DOT, c]) : null;
+  const s = r.s ?? 0;
+  if (s === 0) return isSpace(c) ? { run: r } : c === QMARK ? { run: { ...r, s: 1 } } : null;
+  if (!r.ts) {
+    if (s === 1) return c === QMARK ? null : c === DOT ? { run: { ...r, s: 2 } } : emit(TERNARY_QMARK, [c]);
+    return isDigit(c) ? emit(TERNARY_QMARK, [DOT, c]) : null;
   }
+  const w = r.w ?? [];
+  if (s === 1 && (c === QMARK || c === DOT)) return null;
+  if (s === 1 || s === 3) {
+    if (isSpace(c)) return { run: { ...r, s: 3, w: [...w, c] } };
+    if (c === COLON || c === RPAREN || c === COMMA) return null;
+    if (c === DOT) return { run: { ...r, s: 4 } };
+    return emit(TERNARY_QMARK, [...w, c]);
+  }
+  return isDigit(c) ? emit(TERNARY_QMARK, [...w, DOT, c]) : null; // s === 4: after `? .`
 }
 
 /**
@@ -191,7 +210,7 @@ function makeHooks(variant: Variant): ScannerHooks<null, JsRun> {
         if (r.d || (r.cs && r.cs !== 2 && r.cs !== 6)) return null;
         return asi(r, []).verdict; // end of input (also right after a line comment)
       }
-      if (r.m === 'Q' && r.s === 1) return emit(TERNARY_QMARK, []).verdict;
+      if (r.m === 'Q' && (r.s === 1 || r.s === 3)) return emit(TERNARY_QMARK, r.w ?? []).verdict;
       if (r.m === 'J' && r.h) return emit(JSX_TEXT, []).verdict;
       return null;
     },
@@ -203,7 +222,7 @@ export const typescriptHooks = makeHooks('typescript');
 
 export const javascriptScanner: ScannerModule = {
   language: 'javascript',
-  version: '1',
+  version: '2',
   externalLexemes: {
     html_comment: '<!--[^\\r\\n\\u2028\\u2029]*',
   },

@@ -5,7 +5,7 @@ import { typescriptHooks } from '../javascript/scanner';
 
 export const typescriptScanner: ScannerModule = {
   language: 'typescript',
-  version: '1',
+  version: '2',
   externalLexemes: {
     html_comment: '<!--[^\\r\\n\\u2028\\u2029]*',
   },

@@ -82,7 +82,7 @@ export function checkBytes(matcher: GrammarMatcher, bytes: Uint8Array): { accept
 interface TsParser { parse(text: string): { rootNode: TsNode; delete(): void } }
 interface TsNode { hasError: boolean; childCount: number; child(i: number): TsNode | null; startIndex: number; endIndex: number; type: string }
 
-async function treeSitterParser(language: string): Promise<TsParser> {
+export async function treeSitterParser(language: string): Promise<TsParser> {
   const [pkg, wasm] = WASM[language];
   const file = findPackageFile(pkg, wasm);
   if (!file) throw new TrellisError(`tree-sitter reference for ${language} not found: install ${pkg}`, 'grammar_invalid');
@@ -94,7 +94,7 @@ async function treeSitterParser(language: string): Promise<TsParser> {
   return parser;
 }
 
-function leaves(node: TsNode, out: { start: number; end: number }[]): void {
+export function leaves(node: TsNode, out: { start: number; end: number }[]): void {
   if (node.childCount === 0) { if (node.endIndex > node.startIndex) out.push({ start: node.startIndex, end: node.endIndex }); return; }
   for (let i = 0; i < node.childCount; i++) leaves(node.child(i)!, out);
 }

@@ -262,8 +262,9 @@ export class GrammarRuntime {
   }
 
   /**
-   * Steps one run slot by byte b, appending survivors to `out`. Returns the state after a verdict
-   * when this run wins (every older run has failed), else null.
+   * Steps one run slot by byte b, appending survivors to `out`. When this run decides (a verdict
+   * while every older run has failed): the state after its token, or null if the parser cannot
+   * take the token; undefined otherwise.
    */
   private stepSlot(slot: RunSlot, b: number, out: RunSlot[], depth: number, S?: State): State | null | undefined {
     const r = this.runStep(slot.run, b);
@@ -279,8 +280,10 @@ export class GrammarRuntime {
         const merged = this.endLexeme(S.row, S.lex, r.terminal);
         if (merged) return this.step(this.boundary(merged.row, merged.start, r.ext), b, depth + 1);
       }
+      // The scanner has returned a token: tree-sitter takes it even where the parser has no action
+      // for it (an unexpected `_dedent` is an error), it does not fall back to the lexer.
       const nb = this.afterVerdict(slot.row, r);
-      if (!nb) return undefined;
+      if (!nb) return null;
       return this.feed(nb, refeedBytes(r, slot.bytes), depth + 1);
     }
     out.push({ run: r, row: slot.row, bytes: { b, prev: slot.bytes } });
@@ -359,7 +362,8 @@ export class GrammarRuntime {
       const data = this.hooks!.eof(slot.run.data);
       const v = data ? this.verdictObj(data) : null;
       const nb = v ? this.afterVerdict(slot.row, v) : null;
-      if (v && nb) {
+      if (v) {
+        if (!nb) return false; // a token the parser cannot take (see stepSlot)
         const s2 = this.feed(nb, refeedBytes(v, slot.bytes), depth + 1);
         return s2 !== null && this.acceptsState(s2, depth + 1);
       }

@@ -26,6 +26,8 @@ describe('grammar engine: JavaScript and TypeScript (with the scanner emulation)
     assert.ok(accepts('typescript', 'function f<T>(a: T[], options?: { k: string }): void {}\n'));
     assert.ok(accepts('typescript', 'interface I { a?: number; b(): string }\ntype U = A | B\nconst x = y as unknown as I\n'));
     assert.equal(accepts('typescript', 'let x: = 1\n'), false);
+    // TypeScript's ternary `?` refuses `?:`, `?)`, `?,` even after whitespace (optional members)
+    assert.ok(accepts('typescript', 'const v = c ?  x : y\nclass K { m? : number; n?\n: string }\n'));
   });
 
   it('accepts real files from npm packages, every prefix viable', () => {

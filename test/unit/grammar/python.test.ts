@@ -18,6 +18,11 @@ describe('grammar engine: Python (with the external-scanner emulation)', () => {
     assert.ok(accepts('python', 'if a:\n    b\n  c\n'));
     assert.equal(accepts('python', 'if a:\n    b\nelse b\n'), false);
     assert.deepEqual(check('python', 'def f(:\n'), { accepted: false, deadAt: 6 });
+    // the scanner emits a dedent where the parser cannot take one (no newline expected, not in
+    // brackets): tree-sitter reports an error there instead of reading on
+    assert.equal(accepts('python', 'if a:\n    if b:\n        e = os.\n    r = e\n'), false);
+    assert.equal(accepts('python', 'if a:\n    if b:\n        e = (os.\n    r)\n'), false, 'a `)` is not valid after `.`: not within brackets');
+    assert.ok(accepts('python', 'if a:\n    if b:\n        e = (os\n    )\n'), 'within brackets the layout is ignored');
   });
 
   it('strings: quotes, triple quotes, prefixes, f-string interpolation and escaped braces', () => {
