@@ -144,6 +144,8 @@ export class GrammarRuntime {
     this.fwd.set(row.id + ':' + key, value);
   }
   private runs = new Map<string, RunObj>();
+  /** Runs begun, by scanner state id and valid-external set (see beginRun). */
+  private readonly begun = new Map<string, RunObj | null>();
   private runIds = 0;
   private readonly initialExt: ExtObj | null;
 
@@ -217,17 +219,30 @@ export class GrammarRuntime {
     return (i: number) => ex[i] !== undefined && ex[i] >= 0 && row.expects(ex[i]);
   }
 
-  /** The scanner run begun at a boundary after `row` with scanner state `ext`. */
+  /**
+   * The scanner run begun at a boundary after `row` with scanner state `ext`. `begin` sees the row
+   * only through which externals are valid, so runs are shared by (ext, valid set).
+   */
   private beginRun(row: Row, ext: ExtObj | null): RunObj | null {
     if (!this.hooks || !ext) return null;
     const key = `B${ext.id}`;
     const cached = row.cache.get(key) as RunObj | null | undefined;
     if (cached !== undefined) return cached;
-    const data = this.hooks.begin(ext.data, this.validFn(row));
-    const run = data === null ? null : this.internRun(data);
+    let valid = '';
+    const ex = this.grammar.externals;
+    for (let i = 0; i < ex.length; i++) valid += ex[i] >= 0 && row.expects(ex[i]) ? '1' : '0';
+    const skey = `${ext.id}|${valid}`;
+    let run = this.begun.get(skey);
+    if (run === undefined) {
+      const data = this.hooks.begin(ext.data, this.validFn(row));
+      run = data === null ? null : this.internRun(data);
+      if (this.begun.size >= RUN_INTERN_LIMIT) this.begun.clear();
+      this.begun.set(skey, run);
+    }
     row.cache.set(key, run);
     return run;
   }
+
 
   runStep(run: RunObj, b: number): RunObj | VerdictObj | null {
     const m = run.memo.get(b);
