@@ -11,6 +11,16 @@ export type StopReason = 'eos' | 'fim_end' | 'stop_string' | 'max_tokens' | 'gra
 /** Which check allowed the completion to end (algorithms.md §3). */
 export type SuffixCheck = 'full' | 'block' | 'lines' | 'none';
 
+/**
+ * How a completion stopped without an end token (max tokens, loop guard, stop string) was made
+ * to end where the grammar allows: `none` — not cut, or no grammar; `cut` — the cut itself was
+ * an allowed end; `grace` — an allowed end was reached within the grace tokens; `trim` — cut
+ * back to an earlier token boundary; `close` — closing delimiters or punctuation (`):`, `', `)
+ * appended at a boundary, during grace or after it; `stand-in` — the model's text replaced by a
+ * probe stand-in middle (decode/grammar-suffix.ts); `failed` — kept as is, it may not parse.
+ */
+export type EndRepair = 'none' | 'cut' | 'grace' | 'trim' | 'close' | 'stand-in' | 'failed';
+
 export interface SamplingOptions {
   /** 0 means greedy. */
   temperature: number;
@@ -86,6 +96,10 @@ export interface CompletionStats {
   healingCovers: number;
   /** Which check allowed the completion to end; `none` when the grammar was off. */
   suffixCheck: SuffixCheck;
+  /** Grammar modes: how a completion cut without an end token was given an allowed end. */
+  endRepair?: EndRepair;
+  /** Grammar modes: tokens decoded past maxTokens looking for an allowed end (grace). */
+  graceTokens?: number;
 }
 
 export interface CompletionResult {

@@ -432,6 +432,8 @@ export class Engine {
         healing,
         healingCovers: covers,
         suffixCheck: out.suffixCheck,
+        endRepair: out.endRepair,
+        graceTokens: out.graceTokens,
       },
     };
   }

@@ -69,6 +69,9 @@ export class InlineProvider implements vscode.InlineCompletionItemProvider {
         const entry = toStatsEntry('inline', document.languageId, result);
         ctx.stats.add(entry);
         ctx.log.info(`${StatsLog.format(entry)} (round trip ${Math.round(performance.now() - started)} ms)`);
+        // A stand-in end (grammar-derived closing text instead of the model's, when a cut completion
+        // could not be ended where the file parses) is not the model's suggestion: show nothing.
+        if (result.stats.endRepair === 'stand-in') return undefined;
         // Cached even when this request was cancelled meanwhile: the next keystroke may reuse it.
         this.cache.put(key, prefix, suffix, result.respelledChars, shapeText(result.text, multiline));
         if (token.isCancellationRequested) return undefined;

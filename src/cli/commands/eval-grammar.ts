@@ -72,11 +72,23 @@ export interface GrammarEvalRow {
   decodeTokensPerSecond: number;
   /** Decode tokens/s of the throughput phase (every mode decodes maxTokens tokens). */
   forcedTokensPerSecond: number;
-  /** forcedTokensPerSecond / that of `off` in the same run (NaN without an `off` row). */
+  /**
+   * Decode tokens/s relative to `off` in the same run: the median over the throughput cursors
+   * of (this mode's tokens/s / off's) at that cursor (NaN without an `off` row).
+   */
   tokensPerSecondVsOff: number;
+  /**
+   * The same ratio with tokens per CPU second of the process (all its threads) instead of per
+   * wall-clock second: insensitive to other work on a shared machine.
+   */
+  cpuTokensPerSecondVsOff: number;
   meanGeneratedTokens: number;
   maskedStepsPerToken: number;
   suffixChecks: Record<string, number>;
+  /** Share of completions that decoded past max tokens (grace tokens) looking for an allowed end. */
+  graceShare: number;
+  /** How cut completions got an allowed end (stats.endRepair), counts. */
+  endRepairs: Record<string, number>;
 }
 
 export interface GrammarEvalReport {
@@ -262,20 +274,24 @@ export async function runGrammarEval(opts: GrammarEvalOptions): Promise<GrammarE
         ? cases.map((c, i) => ({
             file: c.file,
             kind: c.kind,
+            /** The cursor: UTF-16 offset of the middle in the file. */
+            at: c.prefix.length,
             middle: c.middle,
             modes: Object.fromEntries(
               opts.modes.map((m) => {
                 const { r } = results.get(m)![i]!;
                 const doc = c.prefix.slice(0, c.prefix.length - r.respelledChars) + r.text + c.suffix;
-                return [m, { text: r.text, stopReason: r.stopReason, suffixCheck: r.stats.suffixCheck, parseOk: errorCount(parser, doc) <= c.originalErrors, ms: Math.round(r.timings.totalMs) }];
+                return [m, { text: r.text, stopReason: r.stopReason, suffixCheck: r.stats.suffixCheck, endRepair: r.stats.endRepair ?? 'none', generated: r.stats.generatedTokens, parseOk: errorCount(parser, doc) <= c.originalErrors, ms: Math.round(r.timings.totalMs) }];
               }),
             ),
           }))
         : undefined;
       const forced = await throughput(engine, cases.slice(0, opts.throughputCursors), opts, store);
-      for (const r of rows) r.forcedTokensPerSecond = forced.get(r.mode) ?? NaN;
-      const off = rows.find((r) => r.mode === 'off');
-      for (const r of rows) r.tokensPerSecondVsOff = off && off.forcedTokensPerSecond > 0 ? r.forcedTokensPerSecond / off.forcedTokensPerSecond : NaN;
+      for (const r of rows) {
+        r.forcedTokensPerSecond = forced.tps.get(r.mode) ?? NaN;
+        r.tokensPerSecondVsOff = forced.ratio.get(r.mode) ?? NaN;
+        r.cpuTokensPerSecondVsOff = forced.cpuRatio.get(r.mode) ?? NaN;
+      }
       return {
         model: engine.info().name,
         source,
@@ -295,49 +311,95 @@ export async function runGrammarEval(opts: GrammarEvalOptions): Promise<GrammarE
   }
 }
 
+/** Rounds of the throughput phase: every cursor is decoded this many times per mode. */
+const THROUGHPUT_ROUNDS = 3;
+
 /**
  * Decode speed per mode with the end tokens banned: every mode decodes `maxTokens` tokens from
- * the same prompts (modes interleaved per cursor). Time runs from the first to the last token,
- * so prefill and the grammar's per-request preparation are not counted.
+ * the same prompts. Time runs from the first to the last token, so prefill and the grammar's
+ * per-request preparation are not counted. On a machine shared with other work the load swings
+ * within seconds, so the modes run back to back per cursor, in an order rotated per cursor and
+ * round, THROUGHPUT_ROUNDS times; per mode it returns the pooled tokens/s and the median over
+ * cursors of the per-cursor ratio to `off` (each cursor's ratio compares runs made seconds
+ * apart, the median drops the cursors a load burst hit).
  */
-async function throughput(engine: Engine, cases: Case[], opts: GrammarEvalOptions, store: AsapStore): Promise<Map<GrammarMode, number>> {
+async function throughput(
+  engine: Engine,
+  cases: Case[],
+  opts: GrammarEvalOptions,
+  store: AsapStore,
+): Promise<{ tps: Map<GrammarMode, number>; ratio: Map<GrammarMode, number>; cpuRatio: Map<GrammarMode, number> }> {
   const l = engine.model;
   const tok = l.tokenizer;
   const ends = [...l.eosIds, ...(l.fim?.end !== undefined ? [l.fim.end] : [])];
   const banned = [...new Set([...l.bannedIds, ...ends])];
   const grammar = loadGrammar('python');
   const totals = new Map<GrammarMode, { tokens: number; ms: number }>(opts.modes.map((m) => [m, { tokens: 0, ms: 0 }]));
+  const ratios = new Map<GrammarMode, number[]>(opts.modes.map((m) => [m, []]));
+  const cpuRatios = new Map<GrammarMode, number[]>(opts.modes.map((m) => [m, []]));
   for (const [i, c] of cases.entries()) {
     const prefix = utf8(c.prefix);
     const suffix = utf8(c.suffix);
     const ids = tok.encodeBytes(prefix).slice(-256);
-    for (const mode of opts.modes) {
-      const session = mode === 'off' ? null : createGrammarSession({ mode, matcher: createMatcher(grammar, null, tok), tokenizer: tok, prefix, suffix, store });
-      const cache = l.model.newCache();
-      const [logits] = await l.model.forward([{ ids, cache }]);
-      const times: number[] = [];
-      const out = await decode({
-        model: l.model,
-        tokenizer: tok,
-        cache,
-        logits: logits!,
-        params: { ...DEFAULT_OPTIONS, temperature: opts.temperature, topP: opts.topP, maxTokens: opts.maxTokens, seed: opts.seed + i },
-        rng: new Xoshiro128(opts.seed + i),
-        endTokens: new Map(),
-        banned,
-        hooks: { selector: session?.newSelector(0), onToken: () => times.push(performance.now()) },
-        signal: opts.signal,
-      });
-      out.cache.dispose();
-      if (out.cache !== cache) cache.dispose();
-      if (times.length > 1) {
-        const t = totals.get(mode)!;
-        t.tokens += times.length - 1;
-        t.ms += times[times.length - 1]! - times[0]!;
+    const perCursor = new Map<GrammarMode, { tokens: number; ms: number; cpuMs: number }>(opts.modes.map((m) => [m, { tokens: 0, ms: 0, cpuMs: 0 }]));
+    for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
+      const k = (i + round) % opts.modes.length;
+      const order = [...opts.modes.slice(k), ...opts.modes.slice(0, k)];
+      for (const mode of order) {
+        const session = mode === 'off' ? null : createGrammarSession({ mode, matcher: createMatcher(grammar, null, tok), tokenizer: tok, prefix, suffix, store });
+        const cache = l.model.newCache();
+        const [logits] = await l.model.forward([{ ids, cache }]);
+        const times: number[] = [];
+        let cpu0: NodeJS.CpuUsage | null = null;
+        let cpu1: NodeJS.CpuUsage | null = null;
+        const onToken = () => {
+          times.push(performance.now());
+          cpu1 = process.cpuUsage();
+          cpu0 ??= cpu1;
+        };
+        const out = await decode({
+          model: l.model,
+          tokenizer: tok,
+          cache,
+          logits: logits!,
+          params: { ...DEFAULT_OPTIONS, temperature: opts.temperature, topP: opts.topP, maxTokens: opts.maxTokens, seed: opts.seed + i },
+          rng: new Xoshiro128(opts.seed + i),
+          endTokens: new Map(),
+          banned,
+          hooks: { selector: session?.newSelector(0), onToken },
+          signal: opts.signal,
+        });
+        out.cache.dispose();
+        if (out.cache !== cache) cache.dispose();
+        if (times.length > 1) {
+          for (const t of [totals.get(mode)!, perCursor.get(mode)!]) {
+            t.tokens += times.length - 1;
+            t.ms += times[times.length - 1]! - times[0]!;
+          }
+          const c0 = cpu0 as NodeJS.CpuUsage | null;
+          const c1 = cpu1 as NodeJS.CpuUsage | null;
+          if (c0 && c1) perCursor.get(mode)!.cpuMs += (c1.user - c0.user + c1.system - c0.system) / 1000;
+        }
       }
     }
+    const rate = (t: { tokens: number; ms: number }) => (t.ms > 0 ? t.tokens / t.ms : NaN);
+    const off = perCursor.get('off');
+    for (const m of opts.modes) if (off && rate(off) > 0 && rate(perCursor.get(m)!) > 0) ratios.get(m)!.push(rate(perCursor.get(m)!) / rate(off));
+    // The same per CPU time of this process (all its threads): what the machine's other work
+    // does not change, unlike wall time.
+    const cpuRate = (t: { tokens: number; cpuMs: number }) => (t.cpuMs > 0 ? t.tokens / t.cpuMs : NaN);
+    for (const m of opts.modes) if (off && cpuRate(off) > 0 && cpuRate(perCursor.get(m)!) > 0) cpuRatios.get(m)!.push(cpuRate(perCursor.get(m)!) / cpuRate(off));
   }
-  return new Map([...totals].map(([m, t]) => [m, t.ms > 0 ? (t.tokens * 1000) / t.ms : NaN]));
+  const median = (xs: number[]) => {
+    if (xs.length === 0) return NaN;
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  return {
+    tps: new Map([...totals].map(([m, t]) => [m, t.ms > 0 ? (t.tokens * 1000) / t.ms : NaN])),
+    ratio: new Map([...ratios].map(([m, r]) => [m, median(r)])),
+    cpuRatio: new Map([...cpuRatios].map(([m, r]) => [m, median(r)])),
+  };
 }
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -354,7 +416,12 @@ function summarize(mode: GrammarMode, results: { r: CompletionResult; c: Case }[
   let masked = 0;
   const reasons = new Map<string, number>();
   const checks: Record<string, number> = {};
+  const repairs: Record<string, number> = {};
+  let grace = 0;
   for (const { r, c } of results) {
+    if ((r.stats.graceTokens ?? 0) > 0) grace++;
+    const how = r.stats.endRepair ?? 'none';
+    if (how !== 'none') repairs[how] = (repairs[how] ?? 0) + 1;
     const before = c.prefix.slice(0, c.prefix.length - r.respelledChars);
     const doc = before + r.text + c.suffix;
     if (errorCount(parser, doc) <= c.originalErrors) parseOk++;
@@ -389,16 +456,19 @@ function summarize(mode: GrammarMode, results: { r: CompletionResult; c: Case }[
     decodeTokensPerSecond: decodeMs > 0 ? (decodeTokens * 1000) / decodeMs : 0,
     forcedTokensPerSecond: NaN,
     tokensPerSecondVsOff: NaN,
+    cpuTokensPerSecondVsOff: NaN,
     meanGeneratedTokens: generated / n,
     maskedStepsPerToken: generated > 0 ? masked / generated : 0,
     suffixChecks: checks,
+    graceShare: grace / n,
+    endRepairs: repairs,
   };
 }
 
 /** The report as a fixed-width table. */
 export function formatGrammarEval(rep: GrammarEvalReport): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-  const head = ['mode', 'n', 'parse ok', 'exact', 'edit sim', 'max tok', 'loop', 'dead end', 'latency ms', 'tok/s', 'forced tok/s', 'vs off', 'masked/tok', 'suffix checks'];
+  const head = ['mode', 'n', 'parse ok', 'exact', 'edit sim', 'max tok', 'grace', 'loop', 'dead end', 'latency ms', 'tok/s', 'forced tok/s', 'vs off', 'cpu vs off', 'masked/tok', 'suffix checks', 'end repairs'];
   const body = rep.rows.map((r) => [
     r.mode,
     String(r.completions),
@@ -406,17 +476,20 @@ export function formatGrammarEval(rep: GrammarEvalReport): string {
     pct(r.exactMatch),
     r.editSimilarity.toFixed(3),
     pct(r.maxTokensShare),
+    pct(r.graceShare),
     pct(r.loopShare),
     pct(r.deadEndShare),
     r.meanLatencyMs.toFixed(0),
     r.decodeTokensPerSecond.toFixed(1),
     r.forcedTokensPerSecond.toFixed(1),
     Number.isNaN(r.tokensPerSecondVsOff) ? '-' : r.tokensPerSecondVsOff.toFixed(2),
+    Number.isNaN(r.cpuTokensPerSecondVsOff) ? '-' : r.cpuTokensPerSecondVsOff.toFixed(2),
     r.maskedStepsPerToken.toFixed(2),
     Object.entries(r.suffixChecks).map(([k, v]) => `${k}:${v}`).join(' '),
+    Object.entries(r.endRepairs).map(([k, v]) => `${k}:${v}`).join(' ') || '-',
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i >= cells.length - 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
   return [
     `model ${rep.model}; ${rep.positions} cursors (${rep.lineEndPositions} line ends, ${rep.midLinePositions} mid-line) in ${rep.files} files from ${rep.source}`,
     `seed ${rep.options.seed}, max tokens ${rep.options.maxTokens}, temperature ${rep.options.temperature}, top-p ${rep.options.topP}, healing ${rep.options.healing}`,
@@ -444,8 +517,11 @@ Completes seeded random cursors (half at line ends, half mid-line) in held-out P
 (H1's tools/train/work/corpus/heldout_files.txt, else /usr/lib/python3.11/*.py) with each grammar
 mode and reports: share of completions after which the file has no new tree-sitter error,
 exact match and edit similarity to the real text, shares stopped by max tokens / loop guards /
-dead ends, mean latency, decode tokens/s, and (throughput phase: every mode decodes exactly
---max-tokens tokens at a few cursors) decode tokens/s relative to off.
+dead ends, the share that decoded grace tokens past max tokens, how cut completions got an
+allowed end (cut, grace, trim, close, stand-in, failed), mean latency, decode tokens/s, and (throughput phase: every mode decodes exactly
+--max-tokens tokens at a few cursors, three rounds, mode order rotated) decode tokens/s relative
+to off: the median over those cursors of the per-cursor ratio, per wall-clock second ('vs off')
+and per CPU second of the process ('cpu vs off', insensitive to other work on the machine).
 
 Options:
   --model DIR          model folder (default: models/trellis-code-tiny)

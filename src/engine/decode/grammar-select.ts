@@ -1,17 +1,24 @@
 // The grammar modes as token selectors (hooks.ts TokenSelector): `mask` — constrained decoding
 // with opportunistic checking (algorithms.md §1) — and `aligned` — ASAp (§2) over the θ trie of
 // asap-trie.ts. Both end only where the suffix check of grammar-suffix.ts passes (§3), stop with a
-// dead end (−1 → stopReason 'grammar') when nothing is allowed, and can trim a completion cut by
-// max tokens or a loop guard back to the last point where ending is allowed.
+// dead end (−1 → stopReason 'grammar') when nothing is allowed. A completion that max tokens or
+// a loop guard stops where it may not end gets grace tokens (decoding on, comments banned, ending
+// at the first allowed point or where closing what is open makes it allowed); failing that it is
+// trimmed back, closed at a recent boundary, or replaced by a probe stand-in (stats.endRepair).
 import type { StopReason } from '../api';
 import type { Matcher, MatcherSnapshot, TokenizerLike } from '../interfaces';
 import type { AsapNode, AsapTrie } from './asap-trie';
-import type { SelectContext, SelectorStats, TokenSelector } from './hooks';
+import type { EndRepair, SelectContext, SelectorStats, TokenSelector } from './hooks';
 import { sampleToken } from './sampler';
-import { CLOSER_WINDOW_LINES, lineCloser, recentLines, suffixAccepted, type SuffixPlan } from './grammar-suffix';
+import { closerOf, scanLex, suffixAccepted, type LexState, type SuffixPlan } from './grammar-suffix';
 
 /** Draws `mask` tries after a rejection (each one `allows` check) before computing the full mask. */
 const MASK_REDRAWS = 6;
+
+const utf8 = new TextDecoder();
+
+/** Bytes a punctuation stand-in may contain (grammar-suffix.ts probe middles). */
+const PUNCTUATION = new Set(Array.from(new TextEncoder().encode(' ()[]{}:,\'"')));
 
 /** Token boundaries (latest first) where trimEnd tries to close what is open. */
 const CLOSE_TRIES = 8;
@@ -58,8 +65,32 @@ export interface GrammarSelectorInit {
    * need); the engine's sessions use 0.75.
    */
   endPressureAt?: number;
-  /** The last lines of the prefix, for closing what a cut completion left open (trimEnd). */
-  closerContext?: Uint8Array;
+  /** Lexical state at the end of the prefix (scanLex), for closing what a cut completion left open. */
+  closerState?: LexState;
+  /**
+   * Grace tokens: when max tokens (or a loop guard) stops a completion at a point where it may
+   * not end, the loop decodes up to this many more tokens, ending at the first point where the
+   * suffix check passes (graceTokens). Default: maxTokens / 2, within [8, 64]; 0 disables.
+   */
+  graceTokens?: number;
+}
+
+/** Grace tokens by default: half the token budget, within [8, 64]. */
+export function defaultGraceTokens(maxTokens: number): number {
+  return Math.min(64, Math.max(8, Math.ceil(maxTokens / 2)));
+}
+
+const commentTokenCache = new WeakMap<TokenizerLike, Int32Array>();
+
+/** Token ids whose bytes contain `#` (they may start a comment; computed once per tokenizer). */
+function commentTokens(tok: TokenizerLike): Int32Array {
+  let ids = commentTokenCache.get(tok);
+  if (!ids) {
+    const out: number[] = [];
+    for (let t = 0; t < tok.vocabSize; t++) if (!tok.isSpecial(t) && tok.tokenBytes(t).includes(0x23)) out.push(t);
+    commentTokenCache.set(tok, (ids = Int32Array.from(out)));
+  }
+  return ids;
 }
 
 /** Shared by both modes: matcher bookkeeping, the lazy end check, stats and trimming. */
@@ -80,7 +111,12 @@ abstract class GrammarSelectorBase implements TokenSelector {
   private endMemo = { step: -1, ok: false };
   private readonly maxTrimChecks: number;
   private readonly endPressureAt: number;
-  private readonly closerContext: Uint8Array | null;
+  private readonly closerState: LexState | null;
+  private readonly graceOption: number | undefined;
+  /** Decoding past max tokens (or after a loop guard), looking for an allowed end. */
+  protected inGrace = false;
+  /** A grace step found that appending `append` at `bytes` makes the completion end. */
+  private graceClose: { bytes: number; append: Uint8Array } | null = null;
 
   constructor(init: GrammarSelectorInit) {
     this.matcher = init.matcher;
@@ -88,7 +124,8 @@ abstract class GrammarSelectorBase implements TokenSelector {
     this.tokenizer = init.tokenizer;
     this.maxTrimChecks = init.maxTrimChecks ?? 64;
     this.endPressureAt = init.endPressureAt ?? 1;
-    this.closerContext = init.closerContext ?? null;
+    this.closerState = init.closerState ?? null;
+    this.graceOption = init.graceTokens;
     this.history.push({ snap: this.matcher.snapshot(), bytes: 0 });
   }
 
@@ -115,136 +152,110 @@ abstract class GrammarSelectorBase implements TokenSelector {
   protected endOk(ctx: SelectContext): boolean {
     if (!ctx.endAllowed) return false;
     if (this.broken) return true;
+    return this.acceptedHere();
+  }
+
+  /** The suffix check at the current state, memoised per committed token. */
+  private acceptedHere(): boolean {
+    this.settle();
     if (this.endMemo.step !== this.history.length) {
       this.endMemo = { step: this.history.length, ok: suffixAccepted(this.matcher, this.plan) };
     }
     return this.endMemo.ok;
   }
 
-  /** Whether token `t` may come next (end tokens: where the suffix check passes). */
-  protected allowed(ctx: SelectContext, t: number): boolean {
-    return ctx.endTokens.has(t) ? this.endOk(ctx) : this.matcher.allows(t);
-  }
-
   /**
-   * The full allowed set as a mask. End tokens are included when ending is allowed here; the
-   * suffix check runs only if some end token has weight ≥ END_WEIGHT_FLOOR under the law being
-   * sampled (`endWeight`), so steps where ending is out of the question cost no suffix pass.
-   * Counts a masked step.
+   * The loop stopped the completion (max tokens, or a loop guard keeping the first `atTokens`
+   * tokens) where it may not end: how many more tokens to decode from there, ending at the
+   * first point where the suffix check passes (0: none — the grammar broke, there is no check,
+   * the point is already an allowed end, or grace was used). Enters grace mode when > 0: the
+   * loop then rolls back to `atTokens` (rollback) and keeps calling select().
    */
-  protected fullMask(ctx: SelectContext, endWeight: (token: number) => number): Uint32Array {
-    this.maskedSteps++;
-    const mask = Uint32Array.from(this.matcher.computeMask());
-    let endInPlay = false;
-    for (const e of ctx.endTokens) if (e < ctx.scores.length && endWeight(e) >= END_WEIGHT_FLOOR) endInPlay = true;
-    if (endInPlay && this.endOk(ctx)) for (const e of ctx.endTokens) mask[e >>> 5]! |= 1 << (e & 31);
-    else for (const e of ctx.endTokens) mask[e >>> 5]! &= ~(1 << (e & 31));
-    return mask;
-  }
-
-  accept(token: number): void {
-    if (!this.broken && !this.matcher.consume(token)) this.broken = true;
-    this.bytes += this.tokenizer.tokenBytes(token).length;
-    this.history.push({ snap: this.matcher.snapshot(), bytes: this.bytes });
-    this.tokens.push(token);
-    this.committed(token);
-  }
-
-  protected committed(_token: number): void {}
-
-  stats(): SelectorStats {
-    return { maskedSteps: this.maskedSteps, suffixCheck: this.broken ? 'none' : this.plan.check };
-  }
-
-  /**
-   * Decoding stopped without an end token (max tokens, loop guard, stop string), keeping
-   * `keepBytes` bytes. Returns the longest length ≤ keepBytes where ending is allowed, trying
-   * the cut itself and then token boundaries backwards (at most `maxTrimChecks` checks); else,
-   * with `closerContext`, a boundary plus the closing delimiters that make the file parse; else
-   * `keepBytes` unchanged (also when the grammar broke or there is no check).
-   */
-  trimEnd(reason: StopReason, keepBytes: number): number | { keepBytes: number; append: Uint8Array } {
-    if (this.broken || this.plan.check === 'none' || reason === 'aborted' || reason === 'grammar') return keepBytes;
-    const current = this.matcher.snapshot();
-    try {
-      let checks = 0;
-      // Last committed boundary at or before the cut.
-      let i = this.history.length - 1;
-      while (i > 0 && this.history[i]!.bytes > keepBytes) i--;
-      const floor = Math.max(0, this.forcedBytes);
-      if (keepBytes < floor) return keepBytes;
-      const h = this.history[i]!;
-      if (h.bytes < keepBytes) {
-        // The cut falls inside a token (stop string / loop guard): feed the partial bytes.
-        const all = this.tokenBytesUpTo(keepBytes);
-        this.matcher.restore(h.snap);
-        checks++;
-        if (this.matcher.consumeBytes(all.subarray(h.bytes, keepBytes)) && suffixAccepted(this.matcher, this.plan)) return keepBytes;
-      }
-      const top = i;
-      for (; i >= 0 && this.history[i]!.bytes >= floor && checks < this.maxTrimChecks; i--, checks++) {
-        this.matcher.restore(this.history[i]!.snap);
-        if (suffixAccepted(this.matcher, this.plan)) return this.history[i]!.bytes;
-      }
-      return this.closeAt(top, floor) ?? keepBytes;
-    } finally {
+  graceTokens(reason: StopReason, maxTokens: number, atTokens: number): number {
+    this.settle();
+    if (this.inGrace || this.broken || this.plan.check === 'none') return 0;
+    if (reason !== 'max_tokens' && reason !== 'loop') return 0;
+    const n = this.graceOption ?? defaultGraceTokens(maxTokens);
+    if (!(n > 0) || atTokens < 0 || atTokens >= this.history.length) return 0;
+    if (this.forcedBytes < 0) this.forcedBytes = this.bytes; // stopped before any select: all forced
+    const h = this.history[atTokens]!;
+    if (h.bytes < Math.max(0, this.forcedBytes)) return 0;
+    if (atTokens === this.history.length - 1) {
+      if (this.acceptedHere()) return 0;
+    } else {
+      const current = this.matcher.snapshot();
+      this.matcher.restore(h.snap);
+      const ok = suffixAccepted(this.matcher, this.plan);
       this.matcher.restore(current);
+      if (ok) return 0;
     }
+    this.inGrace = true;
+    return n;
+  }
+
+  /** Forgets the tokens after the first `n` (the loop rolled the completion back for grace). */
+  rollback(n: number): void {
+    this.settle();
+    if (n >= this.tokens.length) return;
+    this.history.length = n + 1;
+    this.tokens.length = n;
+    this.bytes = this.history[n]!.bytes;
+    this.matcher.restore(this.history[n]!.snap);
+    this.endMemo = { step: -1, ok: false };
+    this.rolledBack(n);
+  }
+
+  protected rolledBack(_n: number): void {}
+
+  /**
+   * One grace step: end here if the suffix check passes, or if closing what is open (string
+   * delimiter, brackets, a block colon or separator) makes it pass; else draw like `mask` with
+   * the tokens that could start a comment banned outside strings (comments are always legal
+   * and never bring an end closer, and small models drift into them).
+   */
+  protected graceSelect(ctx: SelectContext): number {
+    this.settle();
+    let end = -1;
+    for (const e of ctx.endTokens) if (end < 0) end = e;
+    if (end < 0) return this.maskSelect(ctx);
+    if (this.acceptedHere()) return end;
+    let inString = false;
+    if (this.closerState) {
+      const closer = this.closerAt(ctx.generatedBytes);
+      inString = closer.startsWith('"') || closer.startsWith("'");
+      const appendix = [...(closer ? closerVariants(closer) : []), ...(atLineStart(ctx.generatedBytes) ? [] : this.punctuationStandIns())];
+      const snap = this.matcher.snapshot();
+      try {
+        for (const c of appendix) {
+          this.matcher.restore(snap);
+          if (this.matcher.consumeBytes(c) && suffixAccepted(this.matcher, this.plan)) {
+            this.graceClose = { bytes: this.bytes, append: c };
+            return end;
+          }
+        }
+      } finally {
+        this.matcher.restore(snap);
+      }
+    }
+    if (!inString) for (const t of commentTokens(this.tokenizer)) ctx.scores[t] = -Infinity;
+    return this.maskSelect(ctx);
+  }
+
+  /** What closes the completion `generated` lexically (lineCloser over the recent lines). */
+  private closerAt(generated: Uint8Array): string {
+    return closerOf(scanLex(utf8.decode(generated), this.closerState!));
   }
 
   /**
-   * No boundary lets the completion end: try closing what is open instead — at the latest
-   * token boundaries, append the string delimiter and brackets left open (lineCloser, with and
-   * without a block colon) and keep the first that the suffix check accepts.
+   * `mask`'s draw (GCD with opportunistic checking): from the sampler's (truncated)
+   * distribution; a rejected token is removed and the draw repeated a few times (rejection
+   * sampling), and only then is the full mask computed and the draw made from the same
+   * distribution restricted to allowed tokens — at every stage the same law as masking first.
+   * If the truncation left no allowed token (greedy, tight top-p), the masked scores are
+   * sampled afresh.
    */
-  private closeAt(top: number, floor: number): { keepBytes: number; append: Uint8Array } | null {
-    if (!this.closerContext) return null;
-    const enc = new TextEncoder();
-    const all = this.tokenBytesUpTo(this.bytes);
-    for (let i = top, tries = 0; i >= 0 && this.history[i]!.bytes >= floor && tries < CLOSE_TRIES; i--, tries++) {
-      const h = this.history[i]!;
-      const ctx = new Uint8Array(this.closerContext.length + h.bytes);
-      ctx.set(this.closerContext);
-      ctx.set(all.subarray(0, h.bytes), this.closerContext.length);
-      const closer = lineCloser(recentLines(ctx, CLOSER_WINDOW_LINES));
-      if (!closer) continue;
-      for (const c of [closer, `${closer}:`]) {
-        const bytes = enc.encode(c);
-        this.matcher.restore(h.snap);
-        if (this.matcher.consumeBytes(bytes) && suffixAccepted(this.matcher, this.plan)) return { keepBytes: h.bytes, append: bytes };
-      }
-    }
-    return null;
-  }
-
-  private tokenBytesUpTo(n: number): Uint8Array {
-    const out = new Uint8Array(Math.max(n, this.bytes));
-    let at = 0;
-    for (const t of this.tokens) {
-      const b = this.tokenizer.tokenBytes(t);
-      out.set(b.subarray(0, Math.min(b.length, out.length - at)), at);
-      at += b.length;
-      if (at >= n) break;
-    }
-    return out;
-  }
-}
-
-/**
- * `mask`: GCD with opportunistic checking. Draws from the sampler's (truncated) distribution;
- * a rejected token is removed and the draw repeated a few times (rejection sampling), and only
- * then is the full mask computed and the draw made from the same distribution restricted to
- * allowed tokens — at every stage the same law as masking first. If the
- * truncation left no allowed token (greedy, tight top-p), the masked scores are sampled afresh.
- */
-export class MaskSelector extends GrammarSelectorBase {
-  readonly name = 'grammar-mask';
-
-  select(ctx: SelectContext): number {
+  protected maskSelect(ctx: SelectContext): number {
     const { sampling, scores } = ctx;
-    const end = this.begin(ctx);
-    if (end >= 0) return end;
-    if (this.broken) return sampling.sample(scores);
     const t = sampling.sample(scores);
     if (t >= 0 && this.allowed(ctx, t)) return t;
     const probs = sampling.probabilities(scores);
@@ -278,6 +289,192 @@ export class MaskSelector extends GrammarSelectorBase {
     if (total > 0 && sampling.params.temperature > 0) return drawIndex(w, total, sampling.rng.next());
     for (let i = 0; i < scores.length; i++) if (!maskHas(mask, i)) scores[i] = -Infinity;
     return sampling.sample(scores); // −1: nothing allowed — a dead end
+  }
+
+  /** Whether token `t` may come next (end tokens: where the suffix check passes). */
+  protected allowed(ctx: SelectContext, t: number): boolean {
+    if (ctx.endTokens.has(t)) return this.endOk(ctx);
+    // Consumed tentatively (consume leaves the state unchanged when it fails): the drawn token is
+    // almost always the one committed, and accept() then has nothing left to do — one pass over
+    // its bytes instead of two (allows, then consume).
+    this.settle();
+    if (this.matcher.consume(t)) {
+      this.pending = t;
+      return true;
+    }
+    return false;
+  }
+
+  /** Token consumed by allowed() but not yet accepted (−1: none; the matcher is at history's end). */
+  private pending = -1;
+
+  /** Undoes a tentative consume: back to the state after the last committed token. */
+  protected settle(): void {
+    if (this.pending >= 0) {
+      this.matcher.restore(this.history[this.history.length - 1]!.snap);
+      this.pending = -1;
+    }
+  }
+
+  /**
+   * The full allowed set as a mask. End tokens are included when ending is allowed here; the
+   * suffix check runs only if some end token has weight ≥ END_WEIGHT_FLOOR under the law being
+   * sampled (`endWeight`), so steps where ending is out of the question cost no suffix pass.
+   * Counts a masked step.
+   */
+  protected fullMask(ctx: SelectContext, endWeight: (token: number) => number): Uint32Array {
+    this.maskedSteps++;
+    this.settle();
+    const mask = Uint32Array.from(this.matcher.computeMask());
+    let endInPlay = false;
+    for (const e of ctx.endTokens) if (e < ctx.scores.length && endWeight(e) >= END_WEIGHT_FLOOR) endInPlay = true;
+    if (endInPlay && this.endOk(ctx)) for (const e of ctx.endTokens) mask[e >>> 5]! |= 1 << (e & 31);
+    else for (const e of ctx.endTokens) mask[e >>> 5]! &= ~(1 << (e & 31));
+    return mask;
+  }
+
+  accept(token: number): void {
+    if (this.pending === token && !this.broken) {
+      this.pending = -1;
+    } else {
+      this.settle();
+      if (!this.broken && !this.matcher.consume(token)) this.broken = true;
+    }
+    this.bytes += this.tokenizer.tokenBytes(token).length;
+    this.history.push({ snap: this.matcher.snapshot(), bytes: this.bytes });
+    this.tokens.push(token);
+    this.committed(token);
+  }
+
+  protected committed(_token: number): void {}
+
+  stats(): SelectorStats {
+    return { maskedSteps: this.maskedSteps, suffixCheck: this.broken ? 'none' : this.plan.check, endRepair: this.repair };
+  }
+
+  /** How trimEnd found the end of a cut completion ('none' until it runs). */
+  private repair: EndRepair = 'none';
+
+  /**
+   * Decoding stopped without an end token (max tokens, loop guard, stop string), keeping
+   * `keepBytes` bytes. Returns the longest length ≤ keepBytes where ending is allowed, trying
+   * the cut itself and then token boundaries backwards (at most `maxTrimChecks` checks); else,
+   * with `closerContext`, a boundary plus the closing delimiters that make the file parse; else
+   * `keepBytes` unchanged (also when the grammar broke or there is no check).
+   */
+  trimEnd(reason: StopReason, keepBytes: number): number | { keepBytes: number; append: Uint8Array } {
+    this.settle();
+    const { end, how } = this.findEnd(reason, keepBytes);
+    this.repair = how;
+    return end;
+  }
+
+  /** trimEnd's search, and which way it found the end (SelectorStats.endRepair). */
+  private findEnd(reason: StopReason, keepBytes: number): { end: number | { keepBytes: number; append: Uint8Array }; how: EndRepair } {
+    const cut: EndRepair = this.inGrace ? 'grace' : 'cut';
+    if (this.broken || this.plan.check === 'none' || reason === 'aborted' || reason === 'grammar') return { end: keepBytes, how: 'none' };
+    if (this.graceClose && this.graceClose.bytes === this.bytes && keepBytes === this.bytes) return { end: { keepBytes, append: this.graceClose.append }, how: 'close' };
+    if (keepBytes === this.bytes && this.acceptedHere()) return { end: keepBytes, how: cut };
+    const current = this.matcher.snapshot();
+    try {
+      let checks = 0;
+      // Last committed boundary at or before the cut.
+      let i = this.history.length - 1;
+      while (i > 0 && this.history[i]!.bytes > keepBytes) i--;
+      const floor = Math.max(0, this.forcedBytes);
+      if (keepBytes < floor) return { end: keepBytes, how: 'failed' };
+      const h = this.history[i]!;
+      if (h.bytes < keepBytes) {
+        // The cut falls inside a token (stop string / loop guard): feed the partial bytes.
+        const all = this.tokenBytesUpTo(keepBytes);
+        this.matcher.restore(h.snap);
+        checks++;
+        if (this.matcher.consumeBytes(all.subarray(h.bytes, keepBytes)) && suffixAccepted(this.matcher, this.plan)) return { end: keepBytes, how: cut };
+      }
+      const top = i;
+      for (; i >= 0 && this.history[i]!.bytes >= floor && checks < this.maxTrimChecks; i--, checks++) {
+        this.matcher.restore(this.history[i]!.snap);
+        if (suffixAccepted(this.matcher, this.plan)) return { end: this.history[i]!.bytes, how: this.history[i]!.bytes === keepBytes ? cut : 'trim' };
+      }
+      const closed = this.closeAt(top, floor);
+      if (closed) return { end: closed, how: 'close' };
+      const stand = this.standIn(floor);
+      if (stand) return { end: stand, how: 'stand-in' };
+      return { end: keepBytes, how: 'failed' };
+    } finally {
+      this.matcher.restore(current);
+    }
+  }
+
+  /**
+   * No boundary lets the completion end: try closing what is open instead — at the latest
+   * token boundaries, append the string delimiter and brackets left open (lineCloser, with and
+   * without a block colon) and keep the first that the suffix check accepts.
+   */
+  private closeAt(top: number, floor: number): { keepBytes: number; append: Uint8Array } | null {
+    if (!this.closerState) return null;
+    const enc = new TextEncoder();
+    const all = this.tokenBytesUpTo(this.bytes);
+    for (let i = top, tries = 0; i >= 0 && this.history[i]!.bytes >= floor && tries < CLOSE_TRIES; i--, tries++) {
+      const h = this.history[i]!;
+      const closer = this.closerAt(all.subarray(0, h.bytes));
+      const punct = atLineStart(all.subarray(0, h.bytes)) ? [] : this.punctuationStandIns();
+      for (const bytes of [...(closer ? closerVariants(closer, enc) : []), ...punct]) {
+        this.matcher.restore(h.snap);
+        if (this.matcher.consumeBytes(bytes) && suffixAccepted(this.matcher, this.plan)) return { keepBytes: h.bytes, append: bytes };
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The plan's stand-in middles made of closing/opening punctuation only (`):`, `]`, `', `):
+   * tried after the lexical closer at the latest boundaries of a cut completion and at every
+   * grace step — they finish the text the model wrote instead of replacing it.
+   */
+  private punctuationStandIns(): Uint8Array[] {
+    return (this.punct ??= (this.plan.standIns ?? []).filter((b) => b.length > 0 && b.every((c) => PUNCTUATION.has(c))));
+  }
+  private punct?: Uint8Array[];
+
+  /**
+   * Last resort: the completion as far as the forced bytes, followed by one of the plan's
+   * stand-in middles that the suffix check accepts there (they were probed on the original
+   * text; here each is checked after the forced bytes).
+   */
+  private standIn(floor: number): { keepBytes: number; append: Uint8Array } | null {
+    const i = this.history.findIndex((h) => h.bytes >= floor);
+    if (i < 0 || this.history[i]!.bytes !== floor) return null;
+    for (const s of this.plan.standIns ?? []) {
+      this.matcher.restore(this.history[i]!.snap);
+      if (this.matcher.consumeBytes(s) && suffixAccepted(this.matcher, this.plan)) return { keepBytes: floor, append: s };
+    }
+    return null;
+  }
+
+  private tokenBytesUpTo(n: number): Uint8Array {
+    const out = new Uint8Array(Math.max(n, this.bytes));
+    let at = 0;
+    for (const t of this.tokens) {
+      const b = this.tokenizer.tokenBytes(t);
+      out.set(b.subarray(0, Math.min(b.length, out.length - at)), at);
+      at += b.length;
+      if (at >= n) break;
+    }
+    return out;
+  }
+}
+
+/** `mask`: GCD with opportunistic checking (GrammarSelectorBase.maskSelect). */
+export class MaskSelector extends GrammarSelectorBase {
+  readonly name = 'grammar-mask';
+
+  select(ctx: SelectContext): number {
+    if (this.inGrace && !this.broken) return this.graceSelect(ctx);
+    const end = this.begin(ctx);
+    if (end >= 0) return end;
+    if (this.broken) return ctx.sampling.sample(ctx.scores);
+    return this.maskSelect(ctx);
   }
 }
 
@@ -314,11 +511,16 @@ export class AlignedSelector extends GrammarSelectorBase {
     this.trie = init.trie;
     this.lazy = init.lazy ?? true;
     this.node = this.trie.root;
+    this.nodes = [this.node];
   }
+  /** The trie node after each committed token (null for grace tokens). */
+  private nodes: (AsapNode | null)[];
 
   select(ctx: SelectContext): number {
     const { sampling, scores } = ctx;
     this.lastP = null;
+    // Past max tokens the law is no longer the model's: grace steps leave the θ trie alone.
+    if (this.inGrace && !this.broken) return this.graceSelect(ctx);
     const end = this.begin(ctx);
     if (end >= 0) return end;
     if (this.broken) return sampling.sample(scores);
@@ -387,11 +589,40 @@ export class AlignedSelector extends GrammarSelectorBase {
   }
 
   protected override committed(token: number): void {
+    if (this.inGrace) {
+      this.nodes.push(null);
+      return;
+    }
     const p = this.lastP ? this.lastP[token]! : NaN;
     this.lastP = null;
     this.node = this.trie.descend(this.node, token, p);
     this.trie.update(this.node);
+    this.nodes.push(this.node);
   }
+
+  protected override rolledBack(n: number): void {
+    this.nodes.length = n + 1;
+    this.node = this.nodes[n] ?? this.node;
+  }
+}
+
+/**
+ * Whether the completion ends at the start of a line (only blanks after its last line break).
+ * Punctuation stand-ins are not appended there: `):` at a lower indentation than the block
+ * would be a dedent where none may come, which the grammar engine does not reject yet.
+ */
+function atLineStart(bytes: Uint8Array): boolean {
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    const b = bytes[i]!;
+    if (b === 0x0a) return true;
+    if (b !== 0x20 && b !== 0x09) return false;
+  }
+  return false;
+}
+
+/** Appendices tried to close a completion: the lexical closer alone, then with a block colon or a separator. */
+function closerVariants(closer: string, enc = new TextEncoder()): Uint8Array[] {
+  return [closer, `${closer}:`, `${closer},`].map((c) => enc.encode(c));
 }
 
 /** softmax(scores / T) in float64 (−Infinity scores get 0). */

@@ -9,7 +9,8 @@
 // the cursor's line removed and with a few stand-in middles at the cursor (what closes the
 // line's open strings and brackets, nothing, `0`, `pass`, an opening bracket, a block body…);
 // the strongest check that one probe passes is used for every end decision of the request;
-// when none passes, `full` (a failed guess proves nothing). A suffix that is empty always gets
+// when none passes, `full` (a failed guess proves nothing). The stand-ins are kept in the plan:
+// a completion that finds no allowed end falls back to one the check accepts (grammar-select.ts). A suffix that is empty always gets
 // `full` (some completion can always end there). `none` is left for requests without grammar.
 import type { SuffixCheck } from '../api';
 import type { Matcher, MatcherSnapshot } from '../interfaces';
@@ -38,6 +39,12 @@ export interface SuffixPlan {
   bytes: Uint8Array;
   /** `accept`: the matcher accepts them as the end of a program; `viable`: they stay a viable prefix. */
   kind: 'accept' | 'viable';
+  /**
+   * Stand-in middles (bytes typed at the cursor) of the probes, the one that passed the chosen
+   * check first. The last resort of a completion that found no allowed end: each is re-checked
+   * at the end of the forced bytes before it is used (grammar-select.ts trimEnd).
+   */
+  standIns?: Uint8Array[];
 }
 
 /** The plan with no check (grammar off, or nothing can be checked). */
@@ -126,54 +133,158 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Lines of the prefix scanned for open strings and brackets (see lineCloser). */
-export const CLOSER_WINDOW_LINES = 60;
-
-/** The last `n` lines of `text` (from a line start). */
-export function recentLines(text: Uint8Array, n: number): Uint8Array {
-  let at = text.length;
-  for (let k = 0; k < n && at > 0; k++) {
-    const nl = text.lastIndexOf(NL, at - 1);
-    at = nl < 0 ? 0 : nl;
-  }
-  return text.subarray(at === 0 ? 0 : at + 1);
+/**
+ * Lexical state for closing what is open: the open string delimiter, the open brackets (their
+ * closers, innermost last), and whether the text ends inside a comment or after a backslash in
+ * a string. A heuristic, not a parse (Python/JavaScript-like: `#` comments, `\\` escapes,
+ * single-quoted strings end at a line break, triple quotes span lines).
+ */
+export interface LexState {
+  quote: string | null;
+  stack: string[];
+  comment: boolean;
+  escape: boolean;
+  /** Inside a triple-quoted string: how many of its quote characters end the text (0–2). */
+  run?: number;
+  /** Inside a single-quoted string that has no content yet (its quote may be the first of three). */
+  fresh?: boolean;
+  /** The text ends with an empty string `""`: one more quote would make it a triple quote. */
+  pend?: string | null;
 }
 
 /**
- * What closes the text lexically: the open string delimiter, then the open brackets in reverse
- * (`foo(a, "b` → `")`, a docstring → `"""`). A heuristic probe middle, not a parse: `#`
- * starts a comment, backslash escapes inside strings, and text before the window is not seen.
+ * Scans `text` from `from` (default: the start of a file), returning the state at its end.
+ * Scanning in chunks (the prefix, then the completion) gives the state one pass would.
  */
-export function lineCloser(line: Uint8Array): string {
-  const text = new TextDecoder().decode(line);
-  const stack: string[] = [];
-  let quote: string | null = null;
+export function scanLex(text: string, from?: LexState): LexState {
+  const stack = from ? [...from.stack] : [];
+  let quote = from?.quote ?? null;
+  let comment = from?.comment ?? false;
+  let escape = from?.escape ?? false;
+  let run = from?.run ?? 0;
+  let fresh = from?.fresh ?? false;
+  let pend = from?.pend ?? null;
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
+    if (pend !== null) {
+      const q = pend;
+      pend = null;
+      if (ch === q) {
+        // `""` then `"`: the opening of a triple-quoted string.
+        quote = q.repeat(3);
+        run = 0;
+        continue;
+      }
+    }
+    if (escape) {
+      escape = false;
+      run = 0;
+      fresh = false;
+      continue;
+    }
+    if (comment) {
+      if (ch === '\n') comment = false;
+      continue;
+    }
     if (quote) {
-      if (ch === '\\') i++;
+      if (quote.length === 3 && ch === quote[0] && run + 1 === 3) {
+        // The last quote character of a closing triple quote that began in an earlier chunk.
+        quote = null;
+        run = 0;
+        continue;
+      }
+      if (ch === '\\') escape = true;
+      else if (ch === '\n' && quote.length === 1) quote = null; // an unterminated string ends its line
       else if (text.startsWith(quote, i)) {
         i += quote.length - 1;
+        if (quote.length === 1 && fresh) pend = quote;
         quote = null;
+        run = 0;
+        continue;
       }
+      fresh = false;
+      run = quote && quote.length === 3 && ch === quote[0] ? run + 1 : 0;
       continue;
     }
-    if (ch === '#') {
-      const nl = text.indexOf('\n', i);
-      if (nl < 0) break;
-      i = nl;
-      continue;
-    }
-    if (ch === '"' || ch === "'") {
+    if (ch === '#') comment = true;
+    else if (ch === '"' || ch === "'") {
       quote = text.startsWith(ch.repeat(3), i) ? ch.repeat(3) : ch;
       i += quote.length - 1;
+      fresh = quote.length === 1;
+      run = 0;
     } else if (ch === '(' || ch === '[' || ch === '{') {
       stack.push(ch === '(' ? ')' : ch === '[' ? ']' : '}');
     } else if ((ch === ')' || ch === ']' || ch === '}') && stack[stack.length - 1] === ch) {
       stack.pop();
     }
   }
-  return (quote ?? '') + stack.reverse().join('');
+  return { quote, stack, comment, escape, run, fresh: quote !== null && quote.length === 1 && fresh, pend };
+}
+
+/** What closes a scanned text: the open string delimiter, then the open brackets in reverse. */
+export function closerOf(state: LexState): string {
+  if (state.comment) return state.stack.length > 0 ? `\n${[...state.stack].reverse().join('')}` : '';
+  const quote = state.quote ? state.quote.slice(state.quote.length === 3 ? (state.run ?? 0) : 0) : '';
+  return quote + [...state.stack].reverse().join('');
+}
+
+/**
+ * What closes the text lexically: the open string delimiter, then the open brackets in reverse
+ * (`foo(a, "b` → `")`, a docstring → `"""`). A heuristic probe middle, not a parse: `#`
+ * starts a comment, backslash escapes inside strings (scanLex).
+ */
+export function lineCloser(line: Uint8Array): string {
+  return closerOf(scanLex(new TextDecoder().decode(line)));
+}
+
+/** Indentation of the first non-blank line after the cursor's line in `suffix`, or null. */
+function nextLineIndent(suffix: Uint8Array): number | null {
+  for (let nl = suffix.indexOf(NL); nl >= 0 && nl + 1 < suffix.length; nl = suffix.indexOf(NL, nl + 1)) {
+    const { width, blank } = indentAt(suffix, nl + 1);
+    if (!blank) return width;
+  }
+  return null;
+}
+
+/**
+ * Closers of the innermost brackets only (`[[0, 1` → `]`, `],`): the real middle often closes
+ * one level and the suffix continues the outer ones.
+ */
+function partialClosers(lex: LexState): string[] {
+  const inner = [...lex.stack].reverse();
+  const q = lex.quote ? lex.quote.slice(lex.quote.length === 3 ? (lex.run ?? 0) : 0) : '';
+  const out: string[] = [];
+  for (let k = 1; k < inner.length && k <= 3; k++) {
+    const c = q + inner.slice(0, k).join('');
+    out.push(c, `${c},`);
+  }
+  return out;
+}
+
+/** Statements a half-typed keyword at the start of a line may become (Python). */
+const KEYWORD_STATEMENTS = ['try:', 'else:', 'finally:', 'except:', 'if 0:', 'elif 0:', 'while 0:', 'with 0:', 'for _ in 0:', 'def f():', 'class C:', 'return', 'pass', 'raise', 'break', 'continue', 'import os', 'from os import path', 'assert 0', 'del _', 'global _', 'yield'];
+
+/**
+ * Stand-ins that finish a keyword the cursor line has started (`    tr` → `y:`): the line is
+ * indentation and a partial word only.
+ */
+function keywordStandIns(cursorLine: string): string[] {
+  const m = /^[ \t]*([a-z]+)$/.exec(cursorLine);
+  if (!m) return [];
+  const w = m[1]!;
+  return KEYWORD_STATEMENTS.filter((k) => k.length > w.length && k.startsWith(w)).map((k) => k.slice(w.length));
+}
+
+/**
+ * Stand-ins that end an unfinished line in other common ways: a call or subscript closed, a
+ * string closed and followed by a key's value opening (`'key': [`) or a separator.
+ */
+function extraStandIns(closer: string): string[] {
+  const triple = closer.startsWith("'''") || closer.startsWith('"""');
+  const q = triple ? closer.slice(0, 3) : closer.startsWith("'") || closer.startsWith('"') ? closer[0]! : '';
+  const out = ['()', '(0)', '[0]', '0,', ' = 0', '0:', ': 0,', ': 0', '=0,', '=0)'];
+  if (q) for (const t of [': [', ': (', ': {', ': 0,', ', ', ',', ')', '),', '])', ']', '):']) out.push(q + t);
+  return out;
 }
 
 /** Result of preparing a grammar for one request. */
@@ -181,6 +292,8 @@ export interface PreparedPrefix {
   /** The matcher after the whole prefix, or null when the prefix itself is not viable. */
   matcher: Matcher | null;
   plan: SuffixPlan;
+  /** Lexical state at the end of the prefix (for closing what a completion leaves open). */
+  lex?: LexState;
 }
 
 /**
@@ -208,15 +321,37 @@ export function preparePrefix(
   const bEnd = blockEnd(suffix.subarray(firstNl < 0 ? suffix.length : firstNl + 1), indent);
   const blockBytes = suffix.subarray(0, firstNl < 0 ? suffix.length : firstNl + 1 + bEnd);
   const linesBytes = suffix.subarray(0, firstNl < 0 ? suffix.length : firstNl + 1 + afterLines(afterLine, options.lines));
-  const closer = lineCloser(recentLines(prefix, CLOSER_WINDOW_LINES));
-  const opensBlock = /:\s*$/.test(new TextDecoder().decode(cursorLine));
+  // The whole prefix is scanned: a window of recent lines may start inside a docstring.
+  const lex = scanLex(new TextDecoder().decode(prefix));
+  const closer = closerOf(lex);
+  const opensBlock = /:\s*(#[^\n]*)?$/.test(new TextDecoder().decode(cursorLine));
   const body = `\n${' '.repeat(indent + 4)}`;
+  // A block header in place of the real middle: the next non-blank line of the suffix is
+  // indented deeper than the cursor's line (a removed `if …:` / `def …:` line).
+  const next = nextLineIndent(suffix);
+  const deeper = next !== null && next > indent;
+  const pad = deeper ? ' '.repeat(Math.max(indent, next - 4)) : '';
+  // (`def f():` after a decorator, where no other statement may come.)
+  const header = deeper ? [`\n${pad}if 0:`, `\n${pad}def f():`, '():', '0:'] : [];
+  // A block body at the indentation the suffix continues with (a docstring under the cursor).
+  const nextBody = opensBlock && deeper ? ['pass', '"""', "'''"].map((b) => `\n${' '.repeat(next)}${b}`) : [];
   const stand = [
-    ...(closer ? [closer, `0${closer}`, `${closer}:`] : []),
+    ...(closer ? [closer, `0${closer}`, `${closer}:`, `${closer},`, `0${closer},`] : []),
     ...options.probeMiddles,
     ...(opensBlock ? [`${body}pass`, `${body}"""`, `${body}'''`] : []),
+    ...nextBody,
+    ...header,
+    ...keywordStandIns(new TextDecoder().decode(cursorLine)),
+    ...partialClosers(lex),
+    // A `for` header cut before its `in`.
+    ...(/^\s*(async\s+)?for\b/.test(new TextDecoder().decode(cursorLine)) ? [`${closer} in 0:`, ` in 0:`] : []),
+    ...extraStandIns(closer),
+    // `r"|""`: the cursor is inside the opening of a triple-quoted string.
+    ...(/^["']$/.test(closer) && new TextDecoder().decode(cursorLine).endsWith(closer) ? [closer + closer] : []),
   ];
-  const middles = [...new Set(stand)].map((m) => concat(cursorLine, new TextEncoder().encode(m)));
+  // After a comment on the cursor's line, a stand-in starts on the next line.
+  const standIns = [...new Set(lex.comment ? stand.flatMap((m) => [m, `\n${m}`]) : stand)].map((m) => new TextEncoder().encode(m));
+  const middles = standIns.map((m) => concat(cursorLine, m));
   const dropped = afterLine;
   const probes = (tail: Uint8Array, droppedTail: Uint8Array): Uint8Array[] => [
     droppedTail,
@@ -237,19 +372,23 @@ export function preparePrefix(
   // header, a long call): the full check is the default, and a weaker one is chosen only on
   // evidence — its probe passes where the full one does not.
   let plan: SuffixPlan = candidates[0]!.plan;
+  let passed = -1;
   if (suffix.length === 0) candidates.splice(1);
   for (const c of candidates) {
     if (suffix.length === 0) break;
-    const ok = c.probes.some((p) => {
+    const ok = c.probes.findIndex((p) => {
       matcher.restore(atLineStart);
       return suffixAccepted(matcher, { ...c.plan, bytes: p });
     });
-    if (ok) {
+    if (ok >= 0) {
       plan = c.plan;
+      passed = ok - 1; // probes[0] drops the cursor's line: it is no middle
       break;
     }
   }
+  // The stand-in that passed first, then the others (trimEnd re-checks each before use).
+  plan = { ...plan, standIns: passed >= 0 ? [standIns[passed]!, ...standIns.filter((_, i) => i !== passed)] : standIns };
   matcher.restore(atLineStart);
   if (!matcher.consumeBytes(cursorLine)) return { matcher: null, plan: NO_SUFFIX_CHECK };
-  return { matcher, plan };
+  return { matcher, plan, lex };
 }

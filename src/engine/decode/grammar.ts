@@ -6,7 +6,7 @@ import type { GrammarMode, SuffixCheck } from '../api';
 import type { Matcher, MatcherSnapshot, TokenizerLike } from '../interfaces';
 import { AsapStore, AsapTrie, asapKey } from './asap-trie';
 import { AlignedSelector, MaskSelector } from './grammar-select';
-import { CLOSER_WINDOW_LINES, DEFAULT_SUFFIX_POLICY, preparePrefix, recentLines, type SuffixPlan, type SuffixPolicyOptions } from './grammar-suffix';
+import { DEFAULT_SUFFIX_POLICY, preparePrefix, type LexState, type SuffixPlan, type SuffixPolicyOptions } from './grammar-suffix';
 import { whitespaceRunGuard, DEFAULT_MAX_WHITESPACE_TOKENS } from './guards';
 import type { StopCheck, TokenSelector } from './hooks';
 
@@ -48,6 +48,8 @@ export class GrammarSession {
   readonly matcher?: Matcher;
   private readonly atPrefix: MatcherSnapshot | null;
   private readonly trieKey: string | null;
+  /** Lexical state at the end of the prefix (what is open there). */
+  private readonly lex?: LexState;
 
   constructor(private readonly init: GrammarSessionInit) {
     const prepared = preparePrefix(init.matcher, init.prefix, init.suffix, init.policy ?? DEFAULT_SUFFIX_POLICY);
@@ -55,6 +57,7 @@ export class GrammarSession {
     this.plan = prepared.plan;
     this.matcher = prepared.matcher ?? undefined;
     this.atPrefix = prepared.matcher ? prepared.matcher.snapshot() : null;
+    this.lex = prepared.lex;
     this.trieKey =
       init.mode === 'aligned' && init.store && init.keyParts
         ? asapKey({ promptIds: init.keyParts.promptIds, prefix: init.prefix, suffix: init.suffix, extra: `${init.keyParts.extra}|${this.plan.check}` })
@@ -75,7 +78,7 @@ export class GrammarSession {
     if (!this.active || !this.matcher) throw new Error('GrammarSession.newSelector on an inactive session');
     this.matcher.restore(this.atPrefix);
     const base = { matcher: this.matcher, plan: this.plan, tokenizer: this.init.tokenizer, endPressureAt: this.init.endPressureAt ?? DEFAULT_END_PRESSURE,
-      closerContext: recentLines(this.init.prefix, CLOSER_WINDOW_LINES),
+      closerState: this.lex,
     };
     if (this.init.mode === 'aligned') {
       // Without a store the trie still serves the candidates of this request.

@@ -7,13 +7,16 @@
 //   t = selector.select(selectCtx)                       (grammar: opportunistic mask, ASAp; −1 = dead end)
 //   if t is an end token and canEnd() is false → end tokens banned, select() called once more
 //   commit: processors.accept(t), selector.accept(t), stop checks (stop strings, loop guards, max tokens)
+//   stopped by max tokens / a loop guard: selector.graceTokens() > 0 → (rollback) and more steps,
+//   ending at the first end token the selector returns (stop rules are not consulted then)
+//   end: selector.trimEnd() for completions cut without an end token
 //
 // Healing runs once before the loop (PromptTailHealer): it receives the prompt's KV cache and
 // returns tokens that the completion is forced to start with.
 // Stability: these types are a contract between H3 (loop), H6 (healing), H7 (grammar), H8 (GeDi).
 // Change them only additively.
 
-import type { SamplingOptions, StopReason, SuffixCheck } from '../api';
+import type { EndRepair, SamplingOptions, StopReason, SuffixCheck } from '../api';
 import type { KvCache, LanguageModel, LogitsProcessor, Matcher, StepContext, TokenizerLike } from '../interfaces';
 
 /** A deterministic random source (rng.ts). `next()` is uniform in [0, 1). */
@@ -82,6 +85,17 @@ export interface TokenSelector {
    * the completion may end, or close the brackets/strings left open (H7, additive).
    */
   trimEnd?(reason: StopReason, keepBytes: number): number | { keepBytes: number; append: Uint8Array };
+  /**
+   * Grace tokens (grammar modes, additive): decoding stopped for `reason` (max_tokens, or loop
+   * keeping the first `atTokens` tokens) at a point where the completion may not end. Returns
+   * how many more tokens the loop may decode (after rolling back to `atTokens`), ending with an
+   * end token as soon as the selector allows; 0 or absent: none. Called at most once per
+   * completion; while in grace the stop rules are not consulted and the completion keeps
+   * stopReason `reason`.
+   */
+  graceTokens?(reason: StopReason, maxTokens: number, atTokens: number): number;
+  /** Forget the tokens after the first `n` (the loop rolled back before grace). */
+  rollback?(n: number): void;
   /** Counters merged into CompletionResult.stats at the end of the completion. */
   stats?(): SelectorStats;
   dispose?(): void;
@@ -92,7 +106,11 @@ export interface SelectorStats {
   maskedSteps?: number;
   /** Which check allowed the completion to end. */
   suffixCheck?: SuffixCheck;
+  /** How a completion cut without an end token got its end (grammar modes' trimEnd). */
+  endRepair?: EndRepair;
 }
+
+export type { EndRepair };
 
 /**
  * An extra stop rule checked after each committed token (loop guards, custom stops).

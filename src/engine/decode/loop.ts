@@ -1,9 +1,12 @@
 // The decode loop: from a prefilled prompt cache to a completion. One model call per generated
 // token; the processor pipeline, the token selector, end/stop rules and the abort signal are
-// applied between calls (hooks.ts lists the extension points and their order).
+// applied between calls (hooks.ts lists the extension points and their order). A grammar
+// selector may ask for grace tokens when max tokens or a loop guard stops a completion where the
+// grammar does not let it end: the loop then decodes a bounded number of tokens more (after a
+// loop guard, from the text the guard kept: cache and selector rolled back) until it may end.
 import type { SamplingOptions, StopReason, SuffixCheck } from '../api';
 import type { KvCache, LanguageModel, StepContext, TokenizerLike } from '../interfaces';
-import type { DecodeHooks, Rng, SelectContext, StopCheck, TokenSelector } from './hooks';
+import type { DecodeHooks, EndRepair, Rng, SelectContext, StopCheck, TokenSelector } from './hooks';
 import { samplingTools } from './sampler';
 import { lineLoopGuard, stopStringCheck } from './stops';
 
@@ -65,6 +68,10 @@ export interface DecodeOutput {
   totalMs: number;
   maskedSteps: number;
   suffixCheck: SuffixCheck;
+  /** How a cut completion got an allowed end (grammar modes; 'none' otherwise). */
+  endRepair: EndRepair;
+  /** Tokens decoded past maxTokens (grace). */
+  graceTokens: number;
   /** The cache after the last token run through the model (owned by the caller). */
   cache: KvCache;
 }
@@ -130,6 +137,13 @@ export async function decode(input: DecodeInput): Promise<DecodeOutput> {
   let logits = input.logits;
   let stopReason: StopReason | null = null;
   let keepBytes = -1;
+  /** Tokens after which max tokens stops the completion (raised by grace). */
+  let limit = params.maxTokens;
+  /** Decoding past a stop in grace (TokenSelector.graceTokens): the reason it stopped for. */
+  let grace: StopReason | null = null;
+  let contextFull = false;
+  /** Whether any step was decoded (a completion stopped before its first step gets no grace). */
+  let stepped = false;
 
   /** Commits one token; returns a stop reason from the stop rules, if any. */
   const commit = async (token: number, forcedToken = false): Promise<StopReason | null> => {
@@ -140,11 +154,11 @@ export async function decode(input: DecodeInput): Promise<DecodeOutput> {
     for (const p of processors) await p.accept(token);
     const bytes = out.view();
     hooks.onToken?.(token, bytes);
-    if (forcedToken) {
+    if (forcedToken || grace) {
       // Forced tokens re-spell the user's text: stop rules see them (their state advances) but
       // cannot end the completion inside them.
-      for (const c of stopChecks) c.check(bytes, tokens);
-      return null;
+      if (!grace) for (const c of stopChecks) c.check(bytes, tokens);
+      return grace && tokens.length >= limit ? grace : null;
     }
     for (const c of stopChecks) {
       const hit = c.check(bytes, tokens);
@@ -153,7 +167,7 @@ export async function decode(input: DecodeInput): Promise<DecodeOutput> {
         return hit.reason;
       }
     }
-    return tokens.length >= params.maxTokens ? 'max_tokens' : null;
+    return tokens.length >= limit ? 'max_tokens' : null;
   };
 
   // Forced prefix from healing.
@@ -175,54 +189,103 @@ export async function decode(input: DecodeInput): Promise<DecodeOutput> {
   if (params.maxTokens <= 0) stopReason ??= 'max_tokens';
   if (signal?.aborted) stopReason ??= 'aborted';
   const endSet: ReadonlySet<number> = new Set(endTokens.keys());
+  // Positions before the completion in the cache, and the logits after them (grace rollbacks).
+  const base = cache.length - tokens.length;
+  const logits0 = logits;
 
-  while (!stopReason) {
-    const step = tokens.length;
-    const scores = Float32Array.from(logits);
-    if (input.banned) for (const b of input.banned) scores[b] = -Infinity;
-    if (input.minNewTokens && step - forced.length < input.minNewTokens) for (const e of endTokens.keys()) scores[e] = -Infinity;
-    const ctx: StepContext = { generated: tokens, step };
-    for (const p of processors) await p.process(ctx, scores);
-    const endAllowed = selector.canEnd ? selector.canEnd() : true;
-    const selectCtx = (s: Float32Array, allowed: boolean): SelectContext => ({
-      generated: tokens,
-      step,
-      scores: s,
-      endTokens: endSet,
-      endAllowed: allowed,
-      sampling,
-      generatedBytes: out.view(),
-    });
-    const keep = endAllowed ? null : Float32Array.from(scores);
-    let token = await selector.select(selectCtx(scores, endAllowed));
-    if (token >= 0 && endTokens.has(token) && !endAllowed) {
-      // Suffix-aware termination: ending is not allowed here; choose among the other tokens.
-      for (const e of endTokens.keys()) keep![e] = -Infinity;
-      token = await selector.select(selectCtx(keep!, false));
-      if (endTokens.has(token)) token = -1;
+  for (;;) {
+    while (!stopReason) {
+      stepped = true;
+      const step = tokens.length;
+      const scores = Float32Array.from(logits);
+      if (input.banned) for (const b of input.banned) scores[b] = -Infinity;
+      if (input.minNewTokens && step - forced.length < input.minNewTokens) for (const e of endTokens.keys()) scores[e] = -Infinity;
+      const ctx: StepContext = { generated: tokens, step };
+      for (const p of processors) await p.process(ctx, scores);
+      const endAllowed = selector.canEnd ? selector.canEnd() : true;
+      const selectCtx = (s: Float32Array, allowed: boolean): SelectContext => ({
+        generated: tokens,
+        step,
+        scores: s,
+        endTokens: endSet,
+        endAllowed: allowed,
+        sampling,
+        generatedBytes: out.view(),
+      });
+      const keep = endAllowed ? null : Float32Array.from(scores);
+      let token = await selector.select(selectCtx(scores, endAllowed));
+      if (token >= 0 && endTokens.has(token) && !endAllowed) {
+        // Suffix-aware termination: ending is not allowed here; choose among the other tokens.
+        for (const e of endTokens.keys()) keep![e] = -Infinity;
+        token = await selector.select(selectCtx(keep!, false));
+        if (endTokens.has(token)) token = -1;
+      }
+      if (token < 0) {
+        stopReason = grace ?? 'grammar';
+        break;
+      }
+      const end = endTokens.get(token);
+      if (end) {
+        if (firstTokenMs < 0) firstTokenMs = performance.now() - started;
+        stopReason = grace ?? end;
+        break;
+      }
+      stopReason = await commit(token);
+      if (stopReason) break;
+      if (signal?.aborted) {
+        stopReason = 'aborted';
+        break;
+      }
+      if (cache.length + 1 > model.contextLength) {
+        stopReason = grace ?? 'max_tokens';
+        contextFull = true;
+        break;
+      }
+      [logits] = (await model.forward([{ ids: [token], cache }])) as [Float32Array];
+      modelCalls++;
     }
-    if (token < 0) {
-      stopReason = 'grammar';
-      break;
+    // Grace (grammar modes): stopped by max tokens or a loop guard where the completion may not
+    // end, decode a bounded number of tokens more — after a loop guard, from the text it kept —
+    // until the selector lets it end.
+    if (grace || contextFull || !stepped || !selector.graceTokens || endSet.size === 0 || signal?.aborted) break;
+    if (stopReason !== 'max_tokens' && stopReason !== 'loop') break;
+    let at = tokens.length;
+    if (stopReason === 'loop') {
+      // Roll back to the last token boundary within the kept bytes (never into forced tokens);
+      // processors (steering) cannot be rolled back.
+      if (processors.length > 0 || !selector.rollback) break;
+      const keep = keepBytes >= 0 ? keepBytes : out.length;
+      let bytes = 0;
+      at = 0;
+      while (at < tokens.length && bytes + tokenizer.tokenBytes(tokens[at]!).length <= keep) bytes += tokenizer.tokenBytes(tokens[at++]!).length;
+      if (at < forced.length || at - forced.length < (input.minNewTokens ?? 0)) break;
     }
-    const end = endTokens.get(token);
-    if (end) {
-      if (firstTokenMs < 0) firstTokenMs = performance.now() - started;
-      stopReason = end;
-      break;
+    const extra = selector.graceTokens(stopReason, params.maxTokens, at);
+    if (!(extra > 0)) break;
+    grace = stopReason;
+    stopReason = null;
+    keepBytes = -1;
+    if (at < tokens.length) {
+      selector.rollback!(at);
+      let bytes = 0;
+      for (let i = 0; i < at; i++) bytes += tokenizer.tokenBytes(tokens[i]!).length;
+      tokens.length = at;
+      out.length = bytes;
     }
-    stopReason = await commit(token);
-    if (stopReason) break;
-    if (signal?.aborted) {
-      stopReason = 'aborted';
-      break;
+    limit = tokens.length + extra;
+    // The cache holds the completion but its last token; bring it to the logits after `at` tokens.
+    if (at === 0) {
+      cache.truncate(base);
+      logits = logits0;
+    } else {
+      if (cache.length > base + at - 1) cache.truncate(base + at - 1);
+      if (cache.length + 1 > model.contextLength) {
+        stopReason = grace;
+        break;
+      }
+      [logits] = (await model.forward([{ ids: [tokens[at - 1]!], cache }])) as [Float32Array];
+      modelCalls++;
     }
-    if (cache.length + 1 > model.contextLength) {
-      stopReason = 'max_tokens';
-      break;
-    }
-    [logits] = (await model.forward([{ ids: [token], cache }])) as [Float32Array];
-    modelCalls++;
   }
 
   let append: Uint8Array | null = null;
@@ -255,6 +318,8 @@ export async function decode(input: DecodeInput): Promise<DecodeOutput> {
     totalMs,
     maskedSteps: stats.maskedSteps ?? 0,
     suffixCheck: stats.suffixCheck ?? 'none',
+    endRepair: stats.endRepair ?? 'none',
+    graceTokens: Math.max(0, tokens.length - Math.max(params.maxTokens, 0)),
     cache,
   };
 }

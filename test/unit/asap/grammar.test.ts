@@ -157,6 +157,35 @@ describe('grammar modes: dead ends and trimming', () => {
   });
 });
 
+describe('grammar modes: grace tokens past max tokens', () => {
+  for (const mode of ['mask', 'aligned'] as const) {
+    it(`${mode}: a completion cut where it may not end decodes a few tokens more and ends where it may`, async () => {
+      let graced = 0;
+      for (let seed = 0; seed < 40; seed++) {
+        // After "((" one token never ends the program: every completion is cut at max tokens.
+        const { out, text } = await complete(mode, '((', '', seed, { maxTokens: 1 });
+        if (out.stopReason === 'grammar') continue; // the toy model's own length limit
+        assert.equal(out.stopReason, 'max_tokens');
+        assert.ok(out.graceTokens <= 8, 'grace is bounded (8 tokens for a budget of 1)');
+        if (out.graceTokens > 0) graced++;
+        if (out.endRepair === 'failed') {
+          // Only when the toy model's length limit struck inside the grace tokens with empty
+          // groups open ("(((((" cannot be closed: "()" is not in the language).
+          assert.ok(!/a/.test(text), text);
+          continue;
+        }
+        // Ended within the grace tokens, as decoded ('grace') or with what is open closed ('close').
+        assert.ok(out.endRepair === 'grace' || out.endRepair === 'close', out.endRepair);
+        assert.ok(inLanguage(tok, enc.encode(`((${text}`)), `"((${text}" is not in the language`);
+        const decoded = dec.decode(tok.decodeBytes(out.tokens));
+        if (out.endRepair === 'grace') assert.equal(text, decoded, 'nothing trimmed or appended');
+        else assert.ok(text.startsWith(decoded) && /^\)+$/.test(text.slice(decoded.length)), `${text} is not ${decoded} closed`);
+      }
+      assert.ok(graced > 3, `only ${graced} completions decoded grace tokens`);
+    });
+  }
+});
+
 describe('grammar modes: end pressure', () => {
   it('from endPressureAt·maxTokens on, a completion ends at the first point where it may', async () => {
     for (let seed = 0; seed < 20; seed++) {

@@ -3,7 +3,7 @@
 // right below the cursor; and that an ending the check allows really parses.
 import { strict as assert } from 'node:assert';
 import { createMatcher, loadGrammar, type CompiledGrammar } from '../../../src/engine/grammar';
-import { lineCloser, preparePrefix, suffixAccepted } from '../../../src/engine/decode/grammar-suffix';
+import { closerOf, lineCloser, preparePrefix, scanLex, suffixAccepted } from '../../../src/engine/decode/grammar-suffix';
 import type { TokenizerLike } from '../../../src/engine/interfaces';
 
 const enc = new TextEncoder();
@@ -95,5 +95,45 @@ describe('suffix-aware termination: open strings and brackets of earlier lines',
     assert.equal(lineCloser(enc.encode("x = f('a'\n      'b")), "')");
     assert.equal(check("try:\n    pass\nexcept E:\n    raise E('a '\n            'installatio", '\n'), 'full');
     assert.equal(check('def f():\n    """Doc.\n\n    More (an int >= 256).', '\n    return 1\n'), 'full');
+  });
+});
+
+describe('suffix-aware termination: stand-ins a cut completion falls back to', function () {
+  this.timeout(60_000);
+  let g: CompiledGrammar;
+  before(() => {
+    g = loadGrammar('python');
+  });
+  /** The plan's first stand-in (the one whose probe passed), and its check. */
+  const first = (prefix: string, suffix: string) => {
+    const { plan } = preparePrefix(createMatcher(g, null, byteTokenizer), enc.encode(prefix), enc.encode(suffix));
+    return { check: plan.check, standIn: new TextDecoder().decode(plan.standIns![0]!) };
+  };
+
+  it('finishes a keyword, a decorated def, a docstring opening, a block after a commented header', () => {
+    assert.deepEqual(first('def f():\n    tr', '\n        x = 1\n    except KeyError:\n        pass\n'), { check: 'full', standIn: 'y:' });
+    // After a decorator only a definition may come (the first stand-in is not asserted: the
+    // grammar engine still lets an indented line follow a decorator, see issue #4).
+    const deco = preparePrefix(createMatcher(g, null, byteTokenizer), enc.encode('class A:\n    @staticmethod'), enc.encode('\n        return 1\n')).plan;
+    assert.ok(deco.standIns!.some((b) => new TextDecoder().decode(b) === '\n    def f():'));
+    assert.deepEqual(first('def f():\n    r"', '\n    Doc.\n    """\n    return 1\n'), { check: 'full', standIn: '""' });
+    assert.deepEqual(first('def f(self, o):  # noqa: F811', '\n    for use with sets. """\n    return o\n'), { check: 'full', standIn: '\n    """' });
+    // After a comment on the cursor line the stand-in starts on the next line.
+    assert.deepEqual(first("x = [\n    # items", "\n     'a', 'b'),\n]\n"), { check: 'full', standIn: '\n(' });
+    // Inside a closing triple quote: only the missing quotes.
+    assert.deepEqual(first('def f():\n    """Doc."', '\n    return 1\n'), { check: 'full', standIn: '""' });
+  });
+
+  it('scans the whole prefix for what is open: a window of recent lines may start inside a docstring', () => {
+    const doc = Array.from({ length: 80 }, (_, i) => `    line ${i} of the doc, it's long`).join('\n');
+    const text = `def g():\n    """\n${doc}\n    """\n\n\ndef f(a, b = N`;
+    assert.equal(closerOf(scanLex(text)), ')');
+    // Chunked scanning (prefix, then completion) agrees with one pass, also across a triple quote.
+    for (const cut of [text.indexOf('"""') + 1, text.indexOf('"""') + 2, text.length - 3]) {
+      assert.deepEqual(scanLex(text.slice(cut), scanLex(text.slice(0, cut))), scanLex(text), `cut at ${cut}`);
+    }
+    assert.equal(closerOf(scanLex('x = """abc""')), '"');
+    assert.equal(closerOf(scanLex("s = 'it\n")), '', 'a single-quoted string ends at its line');
+    assert.equal(closerOf(scanLex('f(a,  # note (')), '\n)', 'after a comment, close on the next line');
   });
 });
