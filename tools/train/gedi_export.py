@@ -33,7 +33,7 @@ DEFAULT_WEIGHT = 0.0
 MAX_WEIGHT = 8.0
 
 
-def write_card(ckpt_path: str = CKPT, out: str = OUT, eval_report: str | None = None) -> None:
+def write_card(ckpt_path: str = CKPT, out: str = OUT, eval_report: str | None = None, note: str | None = None) -> None:
     """Rewrites README.md only (model card: data, accuracy, and optionally the eval-steering table)."""
     ck = torch.load(ckpt_path)
     cfg = GPTConfig(**ck["cfg"])
@@ -44,6 +44,8 @@ def write_card(ckpt_path: str = CKPT, out: str = OUT, eval_report: str | None = 
     card = model_card(cfg, ck, manifest, report)
     if eval_report:
         card += eval_section(json.load(open(eval_report)))
+    if note:
+        card += "\n" + open(note).read().strip() + "\n"
     with open(os.path.join(out, "README.md"), "w") as f:
         f.write(card)
     print(f"gedi_export: wrote {out}/README.md")
@@ -56,14 +58,21 @@ def eval_section(r: dict) -> str:
              f"Base model: {r['model']} (the export present when this was measured). Speeds were measured on a",
              "2-core machine shared with model training: ratios are from interleaved runs, absolute tok/s are low.", "",
              f"{r['prompts']} held-out prompts (a file up to a `def name(` line), k = {o['weight']}, "
-             f"T = {o['temperature']}, top-p {o['topP']}, max {o['maxTokens']} tokens, grammar {o['grammar']}, seed {o['seed']}; "
-             "rates by the same labeller; base ll/tok = the base model's mean log-likelihood per completion token.", "",
+             f"T = {o['temperature']}, top-p {o['topP']}, max {o['maxTokens']} tokens (no end before {o.get('minTokens', 0)}), "
+             f"grammar {o['grammar']}, suffix {o.get('suffix', 'none')}, seed {o['seed']}; "
+             "rates by the same labeller over the completions it finds a function in; base ll/tok = the base "
+             "model's mean log-likelihood per completion token."
+             + (f" Rows marked [api]: {r['apiPrompts']} held-out functions whose original body calls os/subprocess/"
+                "pickle/yaml/marshal/shelve/tempfile/importlib/… or eval/exec (where an unsafe call is plausible)."
+                if r.get("apiPrompts") else ""), "",
              "| setting | " + " | ".join(f"{n} %" for n in names) + " | base ll/tok | tok/s | × unsteered |",
              "|---|" + "---|" * (len(names) + 3)]
+    lines[-2] = lines[-2].replace(" | base ll/tok", " | labelled | base ll/tok")
+    lines[-1] = "|---|" + "---|" * (len(names) + 4)
     for row in r["rows"]:
         rates = " | ".join("—" if row["rates"][n] is None else f"{100 * row['rates'][n]:.0f}" for n in names)
         fx = lambda x, d: "—" if x is None else f"{x:.{d}f}"  # noqa: E731  (NaN is null in JSON)
-        lines.append(f"| {row['setting']} | {rates} | {fx(row['baseLogLikPerToken'], 2)} | {fx(row['decodeTokensPerSecond'], 1)} | {fx(row['speedVsUnsteered'], 2)} |")
+        lines.append(f"| {row['setting']} | {rates} | {row['labelled']}/{row['completions']} | {fx(row['baseLogLikPerToken'], 2)} | {fx(row['decodeTokensPerSecond'], 1)} | {fx(row['speedVsUnsteered'], 2)} |")
     lines += ["", "Swing (+k − −k): " + ", ".join(f"{a} {v:+.0f} pp" for a, v in r["swingPp"].items())
               + f"; two attributes at +k run at {r['overheadRatio']:.2f} × the unsteered tokens/s.", ""]
     return "\n".join(lines)
@@ -267,13 +276,14 @@ def main(argv=None):
     ap.add_argument("--out", default=OUT)
     ap.add_argument("--card-only", action="store_true", help="rewrite README.md only")
     ap.add_argument("--eval-report", help="eval-steering --json output to include in the model card")
+    ap.add_argument("--note", help="a markdown file appended to the model card (e.g. notes on other checkpoints)")
     a = ap.parse_args(argv)
     if a.card_only:
-        write_card(a.ckpt, a.out, a.eval_report)
+        write_card(a.ckpt, a.out, a.eval_report, a.note)
     else:
         export(a.ckpt, a.out)
-        if a.eval_report:
-            write_card(a.ckpt, a.out, a.eval_report)
+        if a.eval_report or a.note:
+            write_card(a.ckpt, a.out, a.eval_report, a.note)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@
 // tools/train/label_attrs.py) — the base model's per-token log-likelihood of the completions (the
 // quality cost), and decode tokens/s. One more row steers two attributes at once; its tokens/s
 // over the unsteered row's, measured interleaved in the same run, is the steering overhead.
+// Completions may not end before --min-tokens (16). `safe` is measured on its own prompts (rows
+// marked [api], with their own unsteered row): held-out functions whose original body calls
+// `module.function(` of a module the safe labeller checks (os, subprocess, pickle, …) or eval/exec.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CompletionOptions, CompletionResult } from '../../engine/api';
@@ -30,14 +33,29 @@ export interface SteeringEvalOptions {
   /** Attributes to evaluate (default: all in the manifest). */
   attributes?: string[];
   maxTokens: number;
+  /**
+   * The end of the completion is not allowed before this many tokens (CompletionOptions.minTokens;
+   * default 16). Unsteered, the tiny model ends most held-out `def name(` prompts within a few
+   * tokens (mean 8 at 0): an empty function has none of the attributes, so the rates would
+   * measure when the model stops rather than what it writes.
+   */
+  minTokens?: number;
   temperature: number;
   topP: number;
   seed: number;
   grammar: CompletionOptions['grammar'];
   /** Prompt token budget (the model's context caps it). */
   contextTokens: number;
+  /**
+   * Text after the cursor: `file` = the rest of the file after the held-out function
+   * (the editor's fill-in-the-middle situation: the completion writes the function's body);
+   * `none` (default) = empty (the file ends at the cursor).
+   */
+  suffix?: 'file' | 'none';
   signal?: AbortSignal;
   log?: (line: string) => void;
+  /** Called with every completion (diagnostics: `--dump FILE`). */
+  onCompletion?: (c: { setting: string; file: string; defLine: string; text: string; labels?: Record<string, boolean>; stopReason: string }) => void;
 }
 
 export interface SteeringEvalRow {
@@ -63,7 +81,9 @@ export interface SteeringEvalReport {
   gedi: string;
   source: string;
   prompts: number;
-  options: Omit<SteeringEvalOptions, 'signal' | 'log' | 'files'>;
+  /** Prompts of the `safe` pool (functions calling into UNSAFE_API_MODULES); 0 without `safe`. */
+  apiPrompts: number;
+  options: Omit<SteeringEvalOptions, 'signal' | 'log' | 'files' | 'onCompletion'>;
   rows: SteeringEvalRow[];
   /** Per attribute: rate at +k minus rate at −k, in percentage points. */
   swingPp: Record<string, number>;
@@ -74,9 +94,13 @@ export interface SteeringEvalReport {
 interface Prompt {
   file: string;
   prefix: string;
+  /** The file after the original function (its last line's newline on). */
+  suffix: string;
   /** The `def` line up to and including `(`: where the completion continues. */
   defLine: string;
 }
+
+export const DEFAULT_MIN_TOKENS = 16;
 
 /** H1's held-out Python files (never trained on); the eval refuses to fall back to training data. */
 function heldoutFiles(): { files: string[]; source: string } {
@@ -90,8 +114,23 @@ function heldoutFiles(): { files: string[]; source: string } {
   throw new UsageError('no held-out file list (tools/train/work/corpus/heldout_files.txt, written by tools/train/corpus.py): run the corpus stage or pass --files');
 }
 
+/**
+ * Modules whose calls the `safe` labeller checks (labels.ts UNSAFE_CALLS and the shell / yaml /
+ * dynamic-import rules). The `safe` rows use their own prompts: held-out functions whose ORIGINAL
+ * body calls into one of these modules (or eval/exec), i.e. where the code about to be written
+ * plausibly reaches for such an API — whether the original call was unsafe or not (the rule is
+ * printed with the report; the prompt stops at `def name(` as for the other attributes).
+ */
+export const UNSAFE_API_MODULES = ['os', 'subprocess', 'pickle', 'cPickle', '_pickle', 'dill', 'marshal', 'shelve', 'yaml', 'commands', 'pty', 'tempfile', 'importlib', 'builtins'];
+const UNSAFE_API_USE_RE = new RegExp(`\\b(?:${UNSAFE_API_MODULES.join('|')})\\.\\w+\\s*\\(|\\b(?:eval|exec|__import__)\\s*\\(`);
+
+/** Does this function text call into one of UNSAFE_API_MODULES (or eval/exec/__import__)? */
+export function usesUnsafeApiModule(functionText: string): boolean {
+  return UNSAFE_API_USE_RE.test(functionText);
+}
+
 /** Seeded choice of function starts: at most two per file, spread over the files. */
-function choosePrompts(files: string[], labeller: PythonAttributeLabeller, n: number, seed: number): Prompt[] {
+function choosePrompts(files: string[], labeller: PythonAttributeLabeller, n: number, seed: number, unitFilter?: (functionText: string) => boolean, perFile = 2): Prompt[] {
   const all: Prompt[][] = [];
   for (const file of files) {
     let text: string;
@@ -110,7 +149,9 @@ function choosePrompts(files: string[], labeller: PythonAttributeLabeller, n: nu
       const m = /^(\s*(?:async\s+)?def\s+[A-Za-z_]\w*\s*\()/.exec(line);
       if (!m) continue;
       const start = offsets[u.startLine - 1]!;
-      per.push({ file, prefix: text.slice(0, start + m[1]!.length), defLine: m[1]! });
+      if (unitFilter && !unitFilter(text.slice(start, offsets[u.endLine] ?? text.length))) continue;
+      const after = Math.min(text.length, Math.max(offsets[u.endLine]! - 1, start + m[1]!.length));
+      per.push({ file, prefix: text.slice(0, start + m[1]!.length), suffix: text.slice(after), defLine: m[1]! });
     }
     if (per.length) all.push(per);
   }
@@ -133,7 +174,7 @@ function choosePrompts(files: string[], labeller: PythonAttributeLabeller, n: nu
   };
   shuffle(all);
   const out: Prompt[] = [];
-  for (let round = 0; round < 2 && out.length < n; round++) {
+  for (let round = 0; round < perFile && out.length < n; round++) {
     for (const per of all) {
       if (out.length >= n) break;
       if (round === 0) shuffle(per);
@@ -158,14 +199,14 @@ function labelCompletion(labeller: PythonAttributeLabeller, defLine: string, com
 }
 
 /** Mean log P_base(completion token | prompt, earlier completion tokens), the engine's prompt layout. */
-async function baseLogLik(engine: Engine, prompt: Prompt, completion: string, contextTokens: number): Promise<{ sum: number; tokens: number }> {
+async function baseLogLik(engine: Engine, prompt: Prompt, suffix: string, completion: string, contextTokens: number): Promise<{ sum: number; tokens: number }> {
   const l = engine.model;
   const tok = l.tokenizer;
   const ids = tok.encodeBytes(utf8Encode(completion));
   if (ids.length === 0) return { sum: 0, tokens: 0 };
   const room = Math.min(contextTokens, l.geometry.contextLength - ids.length - 1);
   if (room < 8) return { sum: 0, tokens: 0 };
-  const p = buildPrompt({ tokenizer: tok, fim: l.fim, order: l.fimOrder }, utf8Encode(prompt.prefix), new Uint8Array(0), { maxTokens: room });
+  const p = buildPrompt({ tokenizer: tok, fim: l.fim, order: l.fimOrder }, utf8Encode(prompt.prefix), utf8Encode(suffix), { maxTokens: room });
   const cache = l.model.newCache();
   try {
     const [all] = await l.model.forward([{ ids: [...p.ids, ...ids], cache }], { allPositions: true });
@@ -205,27 +246,36 @@ export async function runSteeringEval(o: SteeringEvalOptions): Promise<SteeringE
     for (const a of attrs) if (!known.includes(a)) throw new UsageError(`unknown attribute '${a}' (the discriminator knows ${known.join(', ')})`);
     const prompts = choosePrompts(files, labeller, o.prompts, o.seed);
     if (prompts.length === 0) throw new UsageError(`no Python function found in ${source}`);
+    // `safe` is judged on its own pool: held-out functions of modules importing an unsafe API.
+    const safePrompts = attrs.includes('safe') ? choosePrompts(files, labeller, o.prompts, o.seed, usesUnsafeApiModule, 4) : [];
+    const pools: Prompt[][] = [prompts, safePrompts];
     const k = o.weight;
-    const settings: { name: string; weights: Record<string, number> }[] = [{ name: 'unsteered', weights: {} }];
+    const settings: { name: string; weights: Record<string, number>; pool: number }[] = [{ name: 'unsteered', weights: {}, pool: 0 }];
     for (const a of attrs) {
-      settings.push({ name: `${a}=-${k}`, weights: { [a]: -k } });
-      settings.push({ name: `${a}=+${k}`, weights: { [a]: k } });
+      const pool = a === 'safe' && safePrompts.length > 0 ? 1 : 0;
+      settings.push({ name: `${a}=-${k}${pool ? ' [api]' : ''}`, weights: { [a]: -k }, pool });
+      settings.push({ name: `${a}=+${k}${pool ? ' [api]' : ''}`, weights: { [a]: k }, pool });
     }
     const pair = attrs.length >= 2 ? attrs.slice(0, 2) : known.slice(0, 2);
-    if (pair.length === 2) settings.push({ name: pair.map((a) => `${a}=+${k}`).join(','), weights: { [pair[0]!]: k, [pair[1]!]: k } });
+    if (pair.length === 2) settings.push({ name: pair.map((a) => `${a}=+${k}`).join(','), weights: { [pair[0]!]: k, [pair[1]!]: k }, pool: 0 });
+    if (safePrompts.length > 0) settings.push({ name: 'unsteered [api]', weights: {}, pool: 1 });
+    const suffixMode = o.suffix ?? 'none';
 
     const acc = settings.map(() => ({ n: 0, labelled: 0, has: {} as Record<string, number>, ll: 0, llTokens: 0, gen: 0, decodeTokens: 0, decodeMs: 0, maxTok: 0 }));
     const started = Date.now();
-    for (let pi = 0; pi < prompts.length; pi++) {
-      const prompt = prompts[pi]!;
+    const rounds = Math.max(...pools.map((p) => p.length));
+    for (let pi = 0; pi < rounds; pi++) {
       // Settings interleaved per prompt, so the speed ratios see the same machine load.
       for (let si = 0; si < settings.length; si++) {
         if (o.signal?.aborted) throw new UsageError('aborted');
+        const prompt = pools[settings[si]!.pool]![pi];
+        if (!prompt) continue;
+        const suffix = suffixMode === 'file' ? prompt.suffix : '';
         const options: Partial<CompletionOptions> = {
-          maxTokens: o.maxTokens, temperature: o.temperature, topP: o.topP, topK: 0, seed: o.seed + pi,
+          maxTokens: o.maxTokens, minTokens: o.minTokens ?? DEFAULT_MIN_TOKENS, temperature: o.temperature, topP: o.topP, topK: 0, seed: o.seed + pi,
           grammar: o.grammar, healing: 'off', attributes: settings[si]!.weights, contextTokens: o.contextTokens,
         };
-        const r: CompletionResult = await engine.complete({ prefix: prompt.prefix, suffix: '', languageId: 'python', fileName: prompt.file, options }, o.signal);
+        const r: CompletionResult = await engine.complete({ prefix: prompt.prefix, suffix, languageId: 'python', fileName: prompt.file, options }, o.signal);
         const a = acc[si]!;
         a.n++;
         a.gen += r.stats.generatedTokens;
@@ -240,11 +290,12 @@ export async function runSteeringEval(o: SteeringEvalOptions): Promise<SteeringE
           a.labelled++;
           for (const [name, v] of Object.entries(unit.labels)) a.has[name] = (a.has[name] ?? 0) + (v ? 1 : 0);
         }
-        const ll = await baseLogLik(engine, prompt, r.text, o.contextTokens);
+        o.onCompletion?.({ setting: settings[si]!.name, file: prompt.file, defLine: prompt.defLine, text: r.text, labels: unit?.labels, stopReason: r.stopReason });
+        const ll = await baseLogLik(engine, prompt, suffix, r.text, o.contextTokens);
         a.ll += ll.sum;
         a.llTokens += ll.tokens;
       }
-      log(`eval-steering: ${pi + 1}/${prompts.length} prompts, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      log(`eval-steering: ${pi + 1}/${rounds} prompts, ${((Date.now() - started) / 1000).toFixed(0)} s`);
     }
     const speed = (i: number): number => (acc[i]!.decodeMs > 0 ? (acc[i]!.decodeTokens * 1000) / acc[i]!.decodeMs : 0);
     const rows: SteeringEvalRow[] = settings.map((s, i) => {
@@ -266,18 +317,19 @@ export async function runSteeringEval(o: SteeringEvalOptions): Promise<SteeringE
     });
     const swingPp: Record<string, number> = {};
     for (const a of attrs) {
-      const lo = rows.find((r) => r.setting === `${a}=-${k}`)!;
-      const hi = rows.find((r) => r.setting === `${a}=+${k}`)!;
+      const lo = rows.find((r) => r.setting.startsWith(`${a}=-${k}`) && !r.setting.includes(','))!;
+      const hi = rows.find((r) => r.setting.startsWith(`${a}=+${k}`) && !r.setting.includes(','))!;
       swingPp[a] = 100 * (hi.rates[a]! - lo.rates[a]!);
     }
-    const pairRow = pair.length === 2 ? rows[rows.length - 1]! : undefined;
-    const { signal: _s, log: _l, files: _f, ...opts } = o;
+    const pairRow = pair.length === 2 ? rows.find((r) => r.setting === pair.map((a) => `${a}=+${k}`).join(',')) : undefined;
+    const { signal: _s, log: _l, files: _f, onCompletion: _c, ...opts } = o;
     return {
       model: engine.info().name,
       gedi: o.gediDir,
       source,
       prompts: prompts.length,
-      options: opts,
+      apiPrompts: safePrompts.length,
+      options: { ...opts, minTokens: o.minTokens ?? DEFAULT_MIN_TOKENS, suffix: o.suffix ?? 'none' },
       rows,
       swingPp,
       overheadRatio: pairRow ? pairRow.speedVsUnsteered : NaN,
@@ -307,7 +359,8 @@ export function formatSteeringReport(r: SteeringEvalReport): string {
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const o = r.options;
   return [
-    `eval-steering: ${r.model} + ${path.basename(r.gedi)}, ${r.prompts} held-out prompts (${r.source}), k=${o.weight}, T=${o.temperature}, top-p ${o.topP}, max ${o.maxTokens} tokens, grammar ${o.grammar}, seed ${o.seed}`,
+    `eval-steering: ${r.model} + ${path.basename(r.gedi)}, ${r.prompts} held-out prompts (${r.source}), k=${o.weight}, T=${o.temperature}, top-p ${o.topP}, max ${o.maxTokens} tokens, min ${o.minTokens ?? DEFAULT_MIN_TOKENS}, grammar ${o.grammar}, seed ${o.seed}, suffix ${o.suffix ?? 'none'}`,
+    `prompts: the file up to a held-out function's \`def name(\`${(o.suffix ?? 'none') === 'file' ? ', suffix = the file after that function' : ', no suffix'}; rows marked [api]: ${r.apiPrompts} held-out functions whose original body calls ${UNSAFE_API_MODULES.join('/')}.* or eval/exec/__import__ (same seeded choice, ≤ 4 per file)`,
     line(head),
     ...body.map(line),
     `swing (+k vs −k, own attribute): ${Object.entries(r.swingPp).map(([a, v]) => `${a} ${v >= 0 ? '+' : ''}${v.toFixed(1)} pp`).join(', ')}  (target ≥ 30 pp)`,
@@ -328,12 +381,16 @@ the base model's log-likelihood per token, tokens/s, and the two-attribute overh
   --weight K           k (default 6)
   --attrs A,B          attributes to evaluate (default: all)
   --max-tokens N       tokens per completion (default 80)
+  --min-tokens N       no end of completion before N tokens (default 16: unsteered, the
+                       model ends most prompts at once, and an empty function has no attribute)
   --temperature T      (default 0.8)
   --top-p P            (default 0.95)
   --seed S             (default 1)
   --grammar MODE       off | mask | aligned (default off)
   --context-tokens N   prompt budget (default 384)
-  --json               print the report as JSON`;
+  --suffix MODE        none (default) | file (the rest of the file after the function)
+  --json               print the report as JSON
+  --dump FILE          write every completion (setting, prompt, text, labels) as JSON lines`;
 
 function num(flag: string, v: string | undefined, dflt: number, integer = false): number {
   return numberFlag(flag, v, integer) ?? dflt;
@@ -349,13 +406,14 @@ export const evalSteeringCommand: Command = {
       options: {
         model: { type: 'string' }, gedi: { type: 'string' }, files: { type: 'string' }, prompts: { type: 'string' },
         weight: { type: 'string' }, attrs: { type: 'string' }, 'max-tokens': { type: 'string' }, temperature: { type: 'string' },
-        'top-p': { type: 'string' }, seed: { type: 'string' }, grammar: { type: 'string' }, 'context-tokens': { type: 'string' },
-        json: { type: 'boolean' },
+        'top-p': { type: 'string' }, seed: { type: 'string' }, grammar: { type: 'string' }, 'context-tokens': { type: 'string' }, 'min-tokens': { type: 'string' }, suffix: { type: 'string' },
+        json: { type: 'boolean' }, dump: { type: 'string' },
       },
       allowPositionals: false,
     });
     const grammar = (values.grammar ?? 'off') as CompletionOptions['grammar'];
     if (!['off', 'mask', 'aligned'].includes(grammar)) throw new UsageError(`--grammar must be off, mask or aligned (got '${values.grammar}')`);
+    if (values.suffix !== undefined && !['file', 'none'].includes(values.suffix)) throw new UsageError(`--suffix must be file or none (got '${values.suffix}')`);
     const weight = num('weight', values.weight, 6);
     if (!(weight > 0)) throw new UsageError('--weight must be > 0');
     const report = await runSteeringEval({
@@ -366,12 +424,15 @@ export const evalSteeringCommand: Command = {
       weight,
       attributes: values.attrs ? values.attrs.split(',').filter(Boolean) : undefined,
       maxTokens: num('max-tokens', values['max-tokens'], 80, true),
+      minTokens: num('min-tokens', values['min-tokens'], DEFAULT_MIN_TOKENS, true),
       temperature: num('temperature', values.temperature, 0.8),
       topP: num('top-p', values['top-p'], 0.95),
       seed: num('seed', values.seed, 1, true),
       grammar,
       contextTokens: num('context-tokens', values['context-tokens'], 384, true),
+      suffix: (values.suffix ?? 'none') as 'file' | 'none',
       log: (l) => process.stderr.write(l + '\n'),
+      onCompletion: values.dump ? (c) => fs.appendFileSync(values.dump!, JSON.stringify(c) + '\n') : undefined,
     });
     console.log(values.json ? JSON.stringify(report, null, 2) : formatSteeringReport(report));
     return 0;

@@ -230,6 +230,17 @@ export class OnnxLanguageModel implements LanguageModel {
   private padPast(caches: OnnxKvCache[], layer: number, which: 'keys' | 'values', maxPast: number): Float32Array {
     const { kvHeads, headDim } = this.geometry;
     if (caches.length === 1 && caches[0]!.length === maxPast) return caches[0]![which][layer]!;
+    // Rows that are consecutive views of one earlier present tensor (a batch advanced in lockstep,
+    // e.g. the GeDi discriminator's rows) are that tensor already: no copy.
+    const first = caches[0]![which][layer]!;
+    const rowLen = kvHeads * maxPast * headDim;
+    // (Only a whole buffer: a typed array at an offset is not handed to ORT.)
+    if (first.length === rowLen && first.byteOffset === 0 && first.buffer.byteLength === caches.length * rowLen * 4 && caches.every((c, i) => {
+      const a = c[which][layer]!;
+      return c.length === maxPast && a.buffer === first.buffer && a.length === rowLen && a.byteOffset === i * rowLen * 4;
+    })) {
+      return new Float32Array(first.buffer, 0, caches.length * rowLen);
+    }
     const out = new Float32Array(caches.length * kvHeads * maxPast * headDim);
     caches.forEach((c, i) => {
       const src = c[which][layer]!;
@@ -254,6 +265,8 @@ export class OnnxLanguageModel implements LanguageModel {
  */
 function extractRow(data: Float32Array, i: number, heads: number, total: number, headDim: number, start: number, len: number, whole: boolean): Float32Array {
   if (whole) return data;
+  // A row without left padding is contiguous: a view (caches never write into their arrays).
+  if (start === 0 && len === total) return data.subarray(i * heads * total * headDim, (i + 1) * heads * total * headDim);
   const out = new Float32Array(heads * len * headDim);
   for (let h = 0; h < heads; h++) {
     const src = ((i * heads + h) * total + start) * headDim;

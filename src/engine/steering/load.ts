@@ -143,8 +143,8 @@ export class SteeringModel {
       active.push({ name, weight, positiveId: ids.pos, negativeId: ids.neg, alpha: a.alpha, classBias: a.classBias });
     }
     if (active.length === 0) return null;
-    const { window, rho, tau, contextTokens } = this.manifest;
-    return new GediSession(this.lm, active, { window, rho, tau, contextTokens }, contextTail(tokenizer, prefixBytes, contextTokens), this.neutral);
+    const { window, rho, tau, baseTopP, contextTokens } = this.manifest;
+    return new GediSession(this.lm, active, { window, rho, tau, baseTopP, contextTokens }, contextTail(tokenizer, prefixBytes, contextTokens), this.neutral);
   }
 
   dispose(): void {

@@ -23,6 +23,11 @@ export interface SteeringManifest {
   rho: number;
   /** …plus every token whose on-class posterior exceeds τ. */
   tau: number;
+  /**
+   * Steer only inside the base model's nucleus: tokens outside the smallest set holding this mass
+   * of the base distribution (T = 1) are filtered before the weights apply (1 = off, the default).
+   */
+  baseTopP: number;
   attributes: SteeringAttribute[];
 }
 
@@ -51,6 +56,7 @@ export function parseManifest(json: unknown, file: string): SteeringManifest {
   const filter = (m.filter ?? { rho: 0.2, tau: 0.8 }) as Record<string, unknown>;
   const rho = num(filter, 'rho', file, 'filter', (v) => v >= 0 && v <= 1);
   const tau = num(filter, 'tau', file, 'filter', (v) => v >= 0 && v <= 1);
+  const baseTopP = filter.baseTopP === undefined ? 1 : num(filter, 'baseTopP', file, 'filter', (v) => v > 0 && v <= 1);
   if (!Array.isArray(m.attributes) || m.attributes.length === 0) fail(file, 'attributes must be a non-empty list');
   const seen = new Set<string>();
   const attributes = m.attributes.map((a: unknown, i: number): SteeringAttribute => {
@@ -73,5 +79,5 @@ export function parseManifest(json: unknown, file: string): SteeringManifest {
       classBias: num(o, 'classBias', file, where, () => true),
     };
   });
-  return { window, contextTokens, rho, tau, attributes };
+  return { window, contextTokens, rho, tau, baseTopP, attributes };
 }

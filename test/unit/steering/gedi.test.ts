@@ -6,8 +6,11 @@ import {
   GediProcessor,
   applyGedi,
   classLogit,
+  fastExpNeg,
+  fastLogSigmoid,
   logSigmoid,
   logSoftmax,
+  logSumExp,
   prefillGedi,
   type ActiveAttribute,
   type AttributeStep,
@@ -105,6 +108,57 @@ describe('steering/gedi: posterior, weights, filtering', () => {
     // Steering up raises the on-class token relative to the off-class one, steering down the reverse.
     assert.ok(s[0]! - s[1]! > base[0]! - base[1]!);
     assert.ok(neg[0]! - neg[1]! < base[0]! - base[1]!);
+  });
+
+  it('tabled log σ and e^x match the exact functions (|Δ| ≤ 5e-7 nats, relative ≤ 6e-8)', () => {
+    for (let i = 0; i <= 20000; i++) {
+      const z = -50 + i * 0.005 + 1e-4 * Math.sin(i);
+      assert.ok(Math.abs(fastLogSigmoid(z) - logSigmoid(z)) < 5e-7, `log σ(${z})`);
+      const x = -i * 0.035; // down to −700 (below, subnormals: the callers skip them)
+      assert.ok(Math.abs(fastExpNeg(x) / Math.exp(x) - 1) < 6e-8, `exp(${x})`);
+    }
+    assert.equal(fastExpNeg(-Infinity), 0);
+    assert.equal(fastExpNeg(0), 1);
+    const l = Float32Array.of(3, -1, 0.5, 7, -20);
+    const ref = Math.log(Array.from(l).reduce((s, x) => s + Math.exp(x), 0));
+    assert.ok(Math.abs(logSumExp(l) - ref) < 1e-6);
+  });
+
+  it('raw logits with their log-sum-exp score the same as log-probabilities', () => {
+    const pos = Float32Array.of(1, 0, -1, 0.5, 2);
+    const neg = Float32Array.of(0, 1, 0.5, -1, 0);
+    const a: AttributeStep = { attr: { ...A, weight: -3 }, deltaS: 0.4, n: 5, lpPos: logSoftmax(pos), lpNeg: logSoftmax(neg) };
+    const b: AttributeStep = { ...a, lpPos: pos, lpNeg: neg, lsePos: logSumExp(pos), lseNeg: logSumExp(neg) };
+    const base = Float32Array.of(0.3, -0.2, 1, -Infinity, 0);
+    const sa = base.slice();
+    const sb = base.slice();
+    applyGedi(sa, [a, { ...a, attr: B }], 0.5, 0.9);
+    applyGedi(sb, [b, { ...b, attr: B }], 0.5, 0.9);
+    for (let v = 0; v < 5; v++) {
+      assert.ok(sa[v] === sb[v] || Math.abs(sa[v]! - sb[v]!) < 1e-4, `token ${v}: ${sa[v]} vs ${sb[v]}`);
+      assert.ok(Math.abs(classLogit(a, v) - classLogit(b, v)) < 1e-5);
+    }
+  });
+
+  it('baseTopP: steers only inside the base nucleus; the rest is penalised, not steered', () => {
+    // Token 3 is improbable under the base model but strongly on-class: without the nucleus it wins.
+    const lpPos = logSoftmax(Float32Array.of(0, 0, 0, 6));
+    const lpNeg = logSoftmax(Float32Array.of(0, 0, 0, -6));
+    const step: AttributeStep = { attr: { ...A, weight: 10, alpha: 1, classBias: 0 }, deltaS: 0, n: 0, lpPos, lpNeg };
+    const base = Float32Array.of(3, 2.5, 0, -6);
+    const free = base.slice();
+    applyGedi(free, [step], 0.2, 0.8);
+    assert.ok(free[3]! > free[0]!, 'without a nucleus the off-distribution token is chosen');
+    const nucleus = base.slice();
+    const filtered = applyGedi(nucleus, [step], 0.2, 0.8, undefined, 0.9);
+    assert.ok(nucleus[3]! < FILTERED_PENALTY / 2 && Number.isFinite(nucleus[3]!));
+    assert.ok(Math.abs(nucleus[3]! - (base[3]! + FILTERED_PENALTY)) < 1e-3, 'outside: base score + penalty, no steering term');
+    assert.ok(nucleus[0]! > FILTERED_PENALTY / 2);
+    assert.ok(filtered >= 1);
+    // baseTopP = 1 is the plain filter.
+    const same = base.slice();
+    applyGedi(same, [step], 0.2, 0.8, undefined, 1);
+    assert.deepEqual(Array.from(same), Array.from(free));
   });
 
   it('gives special (neutral) tokens the posterior of the text so far', () => {
@@ -209,5 +263,8 @@ describe('steering/gedi: posterior, weights, filtering', () => {
     assert.throws(() => parseManifest({ ...good, window: 0 }, 'x/trellis-attributes.json'), (e: unknown) => e instanceof TrellisError && /trellis-attributes\.json/.test(e.message));
     assert.throws(() => parseManifest({ ...good, attributes: [{ ...good.attributes[0], positiveCode: '' }] }, 'f.json'), TrellisError);
     assert.throws(() => parseManifest({ ...good, attributes: [good.attributes[0], good.attributes[0]] }, 'f.json'), /listed twice/);
+    assert.equal(m.baseTopP, 1, 'no baseTopP: off');
+    assert.equal(parseManifest({ ...good, filter: { rho: 0.2, tau: 0.8, baseTopP: 0.9 } }, 'f.json').baseTopP, 0.9);
+    assert.throws(() => parseManifest({ ...good, filter: { rho: 0.2, tau: 0.8, baseTopP: 0 } }, 'f.json'), TrellisError);
   });
 });
