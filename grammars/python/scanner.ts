@@ -5,6 +5,7 @@
 // `escape_interpolation` / `string_end` with a delimiter stack (f-, raw, bytes, triple-quoted).
 // `comment` is an ordinary lexeme in grammar.json. The engine protocol is in
 // src/engine/grammar/scanner.ts; every state here is plain JSON.
+import type { TsGrammar } from '../../src/engine/grammar/passes/read';
 import type { ScannerHooks, ScannerModule, ScannerVerdict, StepResult } from '../../src/engine/grammar/scanner';
 
 // Indices in grammar.json `externals`.
@@ -51,17 +52,21 @@ function layoutDecision(r: PyRun, c: number): StepResult<PyExt, PyRun> {
   const eol = c < 0 ? 1 : r.eol ?? 0;
   const ind = c < 0 ? 0 : r.ind ?? 0;
   const fci = r.fci ?? -1;
-  if (!eol) return null;
-  const e = r.e;
-  const cur = e.i[e.i.length - 1];
-  if (valid(r, INDENT) && ind > cur) return verdict(INDENT, { ...e, i: [...e.i, ind] }, refeed, true);
-  const quote = c === DQ || c === SQ || c === BQ;
-  const withinBrackets = valid(r, CLOSE_BRACE) || valid(r, CLOSE_PAREN) || valid(r, CLOSE_BRACKET);
-  if ((valid(r, DEDENT) || (!valid(r, NEWLINE) && !(valid(r, STRING_START) && quote) && !withinBrackets)) &&
-      ind < cur && !e.f && fci < cur) {
-    return verdict(DEDENT, { ...e, i: e.i.slice(0, -1) }, refeed, true);
+  if (eol) {
+    const e = r.e;
+    const cur = e.i[e.i.length - 1];
+    if (valid(r, INDENT) && ind > cur) return verdict(INDENT, { ...e, i: [...e.i, ind] }, refeed, true);
+    const quote = c === DQ || c === SQ || c === BQ;
+    const withinBrackets = valid(r, CLOSE_BRACE) || valid(r, CLOSE_PAREN) || valid(r, CLOSE_BRACKET);
+    if ((valid(r, DEDENT) || (!valid(r, NEWLINE) && !(valid(r, STRING_START) && quote) && !withinBrackets)) &&
+        ind < cur && !e.f && fci < cur) {
+      return verdict(DEDENT, { ...e, i: e.i.slice(0, -1) }, refeed, true);
+    }
+    if (valid(r, NEWLINE)) return verdict(NEWLINE, e, refeed, true);
   }
-  if (valid(r, NEWLINE)) return verdict(NEWLINE, e, refeed, true);
+  // After the whitespace (and no comment line), the same scanner call looks for a string start:
+  // the engine does not call the scanner again after skipped whitespace, as tree-sitter does not.
+  if (fci === -1 && c >= 0 && valid(r, STRING_START)) return startStep({ m: 'S', v: r.v, e: r.e }, c);
   return null;
 }
 
@@ -203,8 +208,26 @@ export const pythonHooks: ScannerHooks<PyExt, PyRun> = {
   eof,
 };
 
+/**
+ * tree-sitter's table reads `lambda x:` as the lambda's colon, never as a type annotation, so a
+ * lambda parameter is never typed (`lambda s: int: 0` is an error there); the grammar's
+ * `lambda_parameters` reuses `_parameters`, which allows typed ones.
+ */
+function resolve(g: TsGrammar): void {
+  const param = g.rules.parameter;
+  if (!param || param.type !== 'CHOICE' || !g.rules.lambda_parameters) return;
+  const untyped = (param.members ?? []).filter((m) => !(m.type === 'SYMBOL' && (m.name === 'typed_parameter' || m.name === 'typed_default_parameter')));
+  g.rules._lambda_parameter = { type: 'CHOICE', members: untyped };
+  const one = { type: 'SYMBOL', name: '_lambda_parameter' };
+  g.rules.lambda_parameters = {
+    type: 'SEQ',
+    members: [one, { type: 'REPEAT', content: { type: 'SEQ', members: [{ type: 'STRING', value: ',' }, one] } }, { type: 'CHOICE', members: [{ type: 'STRING', value: ',' }, { type: 'BLANK' }] }],
+  };
+}
+
 export const pythonScanner: ScannerModule = {
   language: 'python',
-  version: '1',
+  version: '3',
   hooks: pythonHooks,
+  resolve,
 };

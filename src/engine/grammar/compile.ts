@@ -15,7 +15,8 @@ export const COMPILER_VERSION = 'trellis-grammar-1';
  * language's external-scanner emulation (undefined: externals stay unproduced).
  */
 export function compileGrammar(doc: unknown, file: string, language: string, hash: string, scanner?: ScannerModule): CompiledGrammar {
-  const g = readGrammar(doc, file);
+  let g = readGrammar(doc, file);
+  if (scanner?.resolve) { g = structuredClone(g); scanner.resolve(g); }
   const n = normalize(g, file);
   const terminals: Terminal[] = n.terminals.map((p) => {
     const t: Terminal = { name: p.name, kind: p.kind, immediate: p.immediate, prec: p.prec, keyword: false };

@@ -86,7 +86,12 @@ const FORWARD_LIMIT = 120_000;
 const MAX_ZERO_WIDTH = 64;
 
 /** Result of ending the current lexeme: the parser row after it and the next lexer start state. */
-interface Boundary { row: Row; start: number }
+/**
+ * Result of ending the current lexeme: the parser row after it and the next lexer start state;
+ * `sep`: the lexeme was a whitespace separator extra (tree-sitter's lexer skips those inside one
+ * lex call, so the external scanner is not called again after them).
+ */
+interface Boundary { row: Row; start: number; sep?: boolean }
 
 export class GrammarRuntime {
   readonly tables: EarleyTables;
@@ -94,6 +99,8 @@ export class GrammarRuntime {
   readonly initial: Row;
   readonly initialLex: number;
   private readonly isExtra: Uint8Array;
+  /** Extras that are bare patterns (whitespace): tree-sitter's lexer skips them as separators. */
+  private readonly isSeparator: Uint8Array;
   private readonly isWord: Uint8Array;
   private readonly isKeyword: Uint8Array;
   private readonly immediate: Uint8Array;
@@ -154,7 +161,11 @@ export class GrammarRuntime {
     this.tables = new EarleyTables(grammar);
     this.lexer = new CombinedLexer(grammar);
     this.isExtra = new Uint8Array(T);
-    for (const e of grammar.extras) this.isExtra[e] = 1;
+    this.isSeparator = new Uint8Array(T);
+    for (const e of grammar.extras) {
+      this.isExtra[e] = 1;
+      if (grammar.terminals[e].name.startsWith('/')) this.isSeparator[e] = 1;
+    }
     this.isWord = new Uint8Array(T);
     this.isKeyword = new Uint8Array(T);
     this.immediate = new Uint8Array(T);
@@ -334,7 +345,7 @@ export class GrammarRuntime {
         if (bnd) {
           row = bnd.row;
           // tree-sitter calls the scanner again at this boundary: a new run starts with byte b
-          const run0 = this.hooks ? this.beginRun(bnd.row, S.ext) : null;
+          const run0 = this.hooks && !bnd.sep ? this.beginRun(bnd.row, S.ext) : null;
           if (run0) {
             runs ??= [];
             const won = this.stepSlot({ run: run0, row: bnd.row, bytes: null }, b, runs, depth);
@@ -354,7 +365,7 @@ export class GrammarRuntime {
     const Sp = fb.S;
     const bnd = this.endLexeme(Sp.row, Sp.lex);
     if (!bnd) return null;
-    const run0 = this.hooks ? this.beginRun(bnd.row, Sp.ext) : null;
+    const run0 = this.hooks && !bnd.sep ? this.beginRun(bnd.row, Sp.ext) : null;
     const runs: RunSlot[] = [...(Sp.runs ?? NO_RUNS)];
     if (run0) runs.push({ run: run0, row: bnd.row, bytes: null });
     let S: State | null = { row: bnd.row, lex: bnd.start, ext: Sp.ext, runs: runs.length ? runs : null };
@@ -441,7 +452,7 @@ export class GrammarRuntime {
       }
     }
     let cands: number[] = [];
-    let extra = false;
+    let extra = false, sepOnly = true;
     let best = -Infinity;
     for (let i = 0; i < acc.length; i += 2) {
       const t = acc[i];
@@ -450,7 +461,7 @@ export class GrammarRuntime {
         if (kwExpected) continue; // the keyword wins where the parser expects it
         if (this.reservedSets.get(t)?.has(kwText)) continue; // a reserved word is never a word
       }
-      if (this.isExtra[t]) { extra = true; continue; }
+      if (this.isExtra[t]) { extra = true; if (!this.isSeparator[t]) sepOnly = false; continue; }
       if (this.prec[t] > best) { best = this.prec[t]; cands = [t]; } else if (this.prec[t] === best) cands.push(t);
     }
     let result: Boundary | null = null;
@@ -467,7 +478,7 @@ export class GrammarRuntime {
       }
       result = shared;
     }
-    if (!result && extra) result = { row, start: this.startState(row, true) };
+    if (!result && extra) result = sepOnly ? { row, start: this.startState(row, true), sep: true } : { row, start: this.startState(row, true) };
     this.fwdSet(row, lkey, result);
     return result;
   }

@@ -23,6 +23,8 @@
 // An external with neither an emulation nor a lexeme is never produced: the grammar still
 // constrains everything else.
 
+import type { TsGrammar } from './passes/read';
+
 /** A decision of the external scanner: emit one external token. */
 export interface ScannerVerdict<E> {
   /** Index of the token in grammar.json `externals`. */
@@ -60,4 +62,10 @@ export interface ScannerModule {
   /** External name → u-mode JavaScript regex source for externals that are plain lexemes. */
   externalLexemes?: Record<string, string>;
   hooks?: ScannerHooks<any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /**
+   * Rewrites of grammar.json (a copy) for conflicts tree-sitter's parse table resolves statically
+   * (by precedence or the order of its LR actions): a context-free recognizer would otherwise
+   * accept readings tree-sitter can never produce. Each one is checked against tree-sitter.
+   */
+  resolve?: (grammar: TsGrammar) => void;
 }

@@ -23,6 +23,13 @@ describe('grammar engine: Python (with the external-scanner emulation)', () => {
     assert.equal(accepts('python', 'if a:\n    if b:\n        e = os.\n    r = e\n'), false);
     assert.equal(accepts('python', 'if a:\n    if b:\n        e = (os.\n    r)\n'), false, 'a `)` is not valid after `.`: not within brackets');
     assert.ok(accepts('python', 'if a:\n    if b:\n        e = (os\n    )\n'), 'within brackets the layout is ignored');
+    // tree-sitter calls the scanner once before skipped whitespace, not again after it: a string
+    // cut by a newline cannot restart after the blank line
+    assert.equal(accepts('python', "x = ' # t\n\nb'\n"), false);
+    assert.ok(accepts('python', 'x = f(a, \'s\')\nif x:  # c\n    y = "a"  \'b\'\n'));
+    // tree-sitter's table never reads a typed lambda parameter (the colon ends the parameters)
+    assert.equal(accepts('python', 'f = lambda s: int: 0\n'), false);
+    assert.ok(accepts('python', 'f = lambda s=1, *a, **k: 0\ndef g(a: int, b: str = "x"): pass\n'));
   });
 
   it('strings: quotes, triple quotes, prefixes, f-string interpolation and escaped braces', () => {
