@@ -91,11 +91,22 @@ export class GrammarMatcher implements Matcher {
         const toks = e.tokens;
         for (let i = 0; i < toks.length; i++) { const t = toks[i]; mask[t >>> 5] |= 1 << (t & 31); }
       }
+      // Boundary nodes without scanner runs or a pending fallback: the state after them depends
+      // only on (lexer state, byte), shared by every such node of this walk.
+      const plain = new Map<number, State | null>();
       for (let i = 0; i < e.nodes.length; i++) {
         const j = e.nodes[i];
-        const prev = this.restoreAt(S, k, trie.parent[j], e.lexes[i], e.runs[i], e.fbNodes[i], e.fbLexes[i], e.fbRuns[i]);
-        const S2 = this.rt.step(prev, byte[j]);
         this.stats.nodesVisited++;
+        let S2: State | null;
+        if (e.runs[i] === null && (e.fbNodes[i] === -1 || (e.fbNodes[i] === -2 && !S.fb))) {
+          const key = e.lexes[i] * 256 + byte[j];
+          const known = plain.get(key);
+          if (known !== undefined) S2 = known;
+          else { S2 = this.rt.step({ row: S.row, lex: e.lexes[i], ext: S.ext, runs: null }, byte[j]); plain.set(key, S2); }
+        } else {
+          const prev = this.restoreAt(S, k, trie.parent[j], e.lexes[i], e.runs[i], e.fbNodes[i], e.fbLexes[i], e.fbRuns[i]);
+          S2 = this.rt.step(prev, byte[j]);
+        }
         if (!S2) continue;
         this.setTokens(j, mask);
         if (next[j] > j + 1) this.walk(j, S2, mask);
@@ -115,37 +126,38 @@ export class GrammarMatcher implements Matcher {
   private restoreAt(S: State, k: number, p: number, lex: number, runs: (number | RunObj)[] | null, fbNode = -1, fbLex = -1, fbRuns: (number | RunObj)[] | null = null): State {
     const fbInherited = fbNode === -2 && S.fb;
     if (!runs && fbNode === -1 && !fbInherited) return { row: S.row, lex, ext: S.ext, runs: null };
-    const trie = this.trie;
-    /** Bytes on the path from (exclusive) `from` to (inclusive) `to`, prepended to `bytes`. */
-    const extend = (bytes: ByteList | null, from: number, to: number): ByteList | null => {
-      const path: number[] = [];
-      for (let q = to; q !== from; q = trie.parent[q]) path.push(trie.byte[q]);
-      for (let q = path.length - 1; q >= 0; q--) bytes = { b: path[q], prev: bytes };
-      return bytes;
-    };
     let slots: RunSlot[] | null = null;
     if (runs) {
       // runs consumed the bytes on the path k → p: rebuild their byte lists
       slots = [];
       for (let i = 0; i < runs.length; i += 2) {
         const orig = S.runs![runs[i] as number];
-        slots.push({ run: runs[i + 1] as RunObj, row: orig.row, bytes: extend(orig.bytes, k, p) });
+        slots.push({ run: runs[i + 1] as RunObj, row: orig.row, bytes: this.extendPath(orig.bytes, k, p) });
       }
     }
     let fb: Fallback | null = null;
-    if (fbInherited) fb = { S: S.fb!.S, bytes: extend(S.fb!.bytes, k, p)! };
+    if (fbInherited) fb = { S: S.fb!.S, bytes: this.extendPath(S.fb!.bytes, k, p)! };
     else if (fbNode >= 0) {
       // the lexeme last matched at node fbNode: the state there, and the bytes since
       const Sq = fbNode === k ? S : this.restoreAt(S, k, fbNode, fbLex, fbRuns);
-      fb = { S: Sq, bytes: extend(null, fbNode, p)! };
+      fb = { S: Sq, bytes: this.extendPath(null, fbNode, p)! };
     }
     return fb ? { row: S.row, lex, ext: S.ext, runs: slots, fb } : { row: S.row, lex, ext: S.ext, runs: slots };
   }
 
+  /** Bytes on the trie path from (exclusive) `from` to (inclusive) `to`, prepended to `bytes`. */
+  private extendPath(bytes: ByteList | null, from: number, to: number): ByteList | null {
+    const trie = this.trie;
+    const path: number[] = [];
+    for (let q = to; q !== from; q = trie.parent[q]) path.push(trie.byte[q]);
+    for (let q = path.length - 1; q >= 0; q--) bytes = { b: path[q], prev: bytes };
+    return bytes;
+  }
+
   /** Cached walk of node k's subtree from the row-independent part of state S. */
   private entry(S: State, k: number): MaskEntry {
-    let key = `${S.lex}:${k}`;
-    if (S.runs) for (const r of S.runs) key += `:${r.run.id}`;
+    let key: number | string = S.lex * this.trie.nodeCount + k;
+    if (S.runs) { key = `${key}`; for (const r of S.runs) key += `:${r.run.id}`; }
     const cache = this.rt.maskCacheFor(this.trie);
     let e = cache.map.get(key);
     if (e) return e;

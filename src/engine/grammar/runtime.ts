@@ -77,7 +77,7 @@ export interface MaskEntry {
 export interface RunSet { pairs: (number | RunObj)[]; trans: Int32Array }
 
 /** Per-vocabulary mask cache: entries, interned run sets, and their total size in 32-bit words. */
-export interface MaskCache { map: Map<string, MaskEntry>; sets: RunSet[]; setIds: Map<string, number>; size: number }
+export interface MaskCache { map: Map<number | string, MaskEntry>; sets: RunSet[]; setIds: Map<string, number>; size: number }
 const RUN_INTERN_LIMIT = 100_000;
 /** Words (4 bytes) of memoized masks per grammar runtime: 32 MB (2,000 masks at 128k tokens). */
 const MASK_MEMO_LIMIT = 8_000_000;
@@ -138,17 +138,21 @@ export class GrammarRuntime {
    * here, not on the row, so that rows only point back to their origins and the rows of old
    * parses can be collected; bounded, and dropped whenever the row table starts a generation.
    */
-  private fwd = new Map<string, unknown>();
+  private fwd = new Map<number, Map<string | number, unknown>>();
+  private fwdSize = 0;
   private fwdGeneration = 0;
 
   private fwdGet(row: Row, key: string | number): unknown {
-    if (this.fwdGeneration !== this.tables.rows.generation) { this.fwd = new Map(); this.fwdGeneration = this.tables.rows.generation; }
-    return this.fwd.get(row.id + ':' + key);
+    if (this.fwdGeneration !== this.tables.rows.generation) { this.fwd = new Map(); this.fwdSize = 0; this.fwdGeneration = this.tables.rows.generation; }
+    return this.fwd.get(row.id)?.get(key);
   }
 
   private fwdSet(row: Row, key: string | number, value: unknown): void {
-    if (this.fwd.size >= FORWARD_LIMIT) this.fwd = new Map();
-    this.fwd.set(row.id + ':' + key, value);
+    if (this.fwdSize >= FORWARD_LIMIT) { this.fwd = new Map(); this.fwdSize = 0; }
+    let m = this.fwd.get(row.id);
+    if (!m) { m = new Map(); this.fwd.set(row.id, m); }
+    m.set(key, value);
+    this.fwdSize++;
   }
   private runs = new Map<string, RunObj>();
   /** Runs begun, by scanner state id and valid-external set (see beginRun). */
