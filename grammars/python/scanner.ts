@@ -230,4 +230,5 @@ export const pythonScanner: ScannerModule = {
   version: '3',
   hooks: pythonHooks,
   resolve,
+  externalExamples: { _newline: '\n', string_start: '"', string_end: '"' },
 };

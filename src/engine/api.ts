@@ -16,10 +16,11 @@ export type SuffixCheck = 'full' | 'block' | 'lines' | 'none';
  * to end where the grammar allows: `none` — not cut, or no grammar; `cut` — the cut itself was
  * an allowed end; `grace` — an allowed end was reached within the grace tokens; `trim` — cut
  * back to an earlier token boundary; `close` — closing delimiters or punctuation (`):`, `', `)
- * appended at a boundary, during grace or after it; `stand-in` — the model's text replaced by a
+ * appended at a boundary, during grace or after it; `derive` — finished at a boundary with the
+ * shortest lexemes the grammar allows next (`import x`); `stand-in` — the model's text replaced by a
  * probe stand-in middle (decode/grammar-suffix.ts); `failed` — kept as is, it may not parse.
  */
-export type EndRepair = 'none' | 'cut' | 'grace' | 'trim' | 'close' | 'stand-in' | 'failed';
+export type EndRepair = 'none' | 'cut' | 'grace' | 'trim' | 'close' | 'derive' | 'stand-in' | 'failed';
 
 export interface SamplingOptions {
   /** 0 means greedy. */

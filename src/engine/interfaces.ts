@@ -79,6 +79,11 @@ export interface Matcher {
   isAccepting(): boolean;
   /** The bytes consumed so far followed by `suffix` form a complete program (state unchanged). */
   acceptsSuffix(suffix: Uint8Array): boolean;
+  /**
+   * Short example texts of the lexemes the grammar allows next (keywords and punctuation as
+   * written, patterns by a shortest match), for searching a way to end a cut completion.
+   */
+  nextLexemeExamples?(): Uint8Array[];
 }
 
 /** Per-step view given to logits processors. */

@@ -22,6 +22,11 @@ const PUNCTUATION = new Set(Array.from(new TextEncoder().encode(' ()[]{}:,\'"'))
 
 /** Token boundaries (latest first) where trimEnd tries to close what is open. */
 const CLOSE_TRIES = 8;
+/** deriveEnd: boundaries tried, lexemes appended at most, nodes kept per level, suffix checks per boundary. */
+const DERIVE_TRIES = 4;
+const DERIVE_DEPTH = 4;
+const DERIVE_WIDTH = 48;
+const DERIVE_CHECKS = 250;
 
 /**
  * End tokens less likely than this are treated as not allowed without running the suffix check
@@ -398,6 +403,8 @@ abstract class GrammarSelectorBase implements TokenSelector {
       }
       const closed = this.closeAt(top, floor);
       if (closed) return { end: closed, how: 'close' };
+      const derived = this.deriveEnd(top, floor);
+      if (derived) return { end: derived, how: 'derive' };
       const stand = this.standIn(floor);
       if (stand) return { end: stand, how: 'stand-in' };
       return { end: keepBytes, how: 'failed' };
@@ -422,6 +429,52 @@ abstract class GrammarSelectorBase implements TokenSelector {
       for (const bytes of [...(closer ? closerVariants(closer, enc) : []), ...punct]) {
         this.matcher.restore(h.snap);
         if (this.matcher.consumeBytes(bytes) && suffixAccepted(this.matcher, this.plan)) return { keepBytes: h.bytes, append: bytes };
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Closing what is open did not help: search the grammar for a short way to finish the text at
+   * the latest token boundaries — breadth-first over example texts of the lexemes the grammar
+   * allows next (`import`, `)`, an identifier…, with and without a leading space), up to
+   * DERIVE_DEPTH lexemes and DERIVE_CHECKS suffix checks — keeping the first that the suffix
+   * check accepts. It finishes the model's text with what the grammar says must come next.
+   */
+  private deriveEnd(top: number, floor: number): { keepBytes: number; append: Uint8Array } | null {
+    if (!this.matcher.nextLexemeExamples) return null;
+    // the latest boundaries, then the first one (the model's text dropped: a derived middle)
+    const at: number[] = [];
+    for (let i = top; i >= 0 && this.history[i]!.bytes >= floor && at.length < DERIVE_TRIES; i--) at.push(i);
+    const first = this.history.findIndex((h) => h.bytes >= floor);
+    if (first >= 0 && !at.includes(first)) at.push(first);
+    for (const i of at) {
+      const h = this.history[i]!;
+      let checks = 0;
+      let level: { snap: MatcherSnapshot; text: Uint8Array }[] = [{ snap: h.snap, text: new Uint8Array(0) }];
+      const seen = new Set<string>();
+      search: for (let depth = 0; depth < DERIVE_DEPTH && level.length > 0; depth++) {
+        const next: typeof level = [];
+        for (const node of level) {
+          this.matcher.restore(node.snap);
+          for (const ex of this.matcher.nextLexemeExamples()) {
+            for (const lead of [false, true]) {
+              const text = new Uint8Array(node.text.length + ex.length + (lead ? 1 : 0));
+              text.set(node.text);
+              if (lead) text[node.text.length] = 0x20;
+              text.set(ex, node.text.length + (lead ? 1 : 0));
+              const key = utf8.decode(text);
+              if (seen.has(key)) continue;
+              seen.add(key);
+              this.matcher.restore(node.snap);
+              if (!this.matcher.consumeBytes(text.subarray(node.text.length))) continue;
+              if (++checks > DERIVE_CHECKS) break search;
+              if (suffixAccepted(this.matcher, this.plan)) return { keepBytes: h.bytes, append: text };
+              if (next.length < DERIVE_WIDTH) next.push({ snap: this.matcher.snapshot(), text });
+            }
+          }
+        }
+        level = next;
       }
     }
     return null;

@@ -299,6 +299,8 @@ export class GrammarMatcher implements Matcher {
     return i;
   }
 
+  nextLexemeExamples(): Uint8Array[] { return this.rt.nextExamples(this.state); }
+
   snapshot(): MatcherSnapshot { return this.state; }
   restore(snapshot: MatcherSnapshot): void { this.state = snapshot as State; }
 

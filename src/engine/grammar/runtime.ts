@@ -487,12 +487,72 @@ export class GrammarRuntime {
     return result;
   }
 
+  /** Shortest example of each terminal (literal text, or a shortest match of its DFA over printable ASCII). */
+  private examples?: (Uint8Array | null)[];
+
+  /**
+   * Example texts of the lexemes expected after state S: those the row expects now and, when a
+   * lexeme is in progress, those expected once it ends (see Matcher.nextLexemeExamples).
+   */
+  nextExamples(S: State): Uint8Array[] {
+    const extEx = LANGUAGES[this.grammar.language]?.scanner?.externalExamples ?? {};
+    const ex = (this.examples ??= this.grammar.terminals.map((t) => {
+      if (t.text !== undefined) return new TextEncoder().encode(t.text);
+      if (t.dfa) return shortestMatch(t.dfa);
+      return extEx[t.name] !== undefined ? new TextEncoder().encode(extEx[t.name]) : null;
+    }));
+    const terms = new Set<number>(S.row.expected);
+    if (S.lex >= 0 && !this.lexer.isStart(S.lex)) {
+      const bnd = this.endLexeme(S.row, S.lex);
+      if (bnd) for (const t of bnd.row.expected) terms.add(t);
+    }
+    // external tokens (a newline) first: they change the structure the most
+    const out: Uint8Array[] = [];
+    for (const pass of [0, 1]) {
+      for (const t of terms) {
+        const e = ex[t];
+        if (e && e.length > 0 && !this.isExtra[t] && (this.hasDfa[t] || this.isKeyword[t] ? 1 : 0) === pass) out.push(e);
+      }
+    }
+    return out;
+  }
+
   /** Whether ending the input in state (row, lex) completes a program. */
   accepts(row: Row, lex: number): boolean {
     if (this.lexer.isStart(lex)) return row.accepting;
     const b = this.endLexeme(row, lex);
     return b !== null && b.row.accepting;
   }
+}
+
+/** A shortest string of printable ASCII bytes the DFA accepts (breadth-first), or null. */
+function shortestMatch(dfa: { states: number; accepting: number[]; edges: number[] }): Uint8Array | null {
+  const acc = new Set(dfa.accepting);
+  if (acc.has(0)) return null; // matches the empty string: no useful example
+  const out: number[][] = Array.from({ length: dfa.states }, () => []);
+  for (let i = 0; i < dfa.edges.length; i += 4) out[dfa.edges[i]!]!.push(i);
+  const prev = new Int32Array(dfa.states).fill(-1);
+  const via = new Int32Array(dfa.states);
+  const seen = new Uint8Array(dfa.states);
+  seen[0] = 1;
+  const queue = [0];
+  for (let q = 0; q < queue.length; q++) {
+    const s = queue[q]!;
+    for (const e of out[s]!) {
+      const lo = Math.max(dfa.edges[e + 1]!, 0x21), hi = Math.min(dfa.edges[e + 2]!, 0x7e), to = dfa.edges[e + 3]!;
+      if (lo > hi || seen[to]) continue;
+      // prefer a letter, then a digit, then the range's first byte
+      let b = lo;
+      for (const c of [0x78, 0x30, 0x22]) if (c >= lo && c <= hi) { b = c; break; }
+      seen[to] = 1; prev[to] = s; via[to] = b; queue.push(to);
+      if (acc.has(to)) {
+        const bytes: number[] = [];
+        for (let x = to; x !== 0; x = prev[x]!) bytes.push(via[x]!);
+        return Uint8Array.from(bytes.reverse());
+      }
+    }
+  }
+  return null;
 }
 
 function refeedBytes(v: VerdictObj, run: ByteList | null): Uint8Array {

@@ -68,4 +68,6 @@ export interface ScannerModule {
    * accept readings tree-sitter can never produce. Each one is checked against tree-sitter.
    */
   resolve?: (grammar: TsGrammar) => void;
+  /** Example texts of external tokens, for the ending search (Matcher.nextLexemeExamples). */
+  externalExamples?: Record<string, string>;
 }

@@ -39,4 +39,21 @@ describe('grammar engine: JSON', () => {
     m.restore(snap);
     assert.ok(m.acceptsSuffix(enc.encode(']}')));
   });
+
+  it('next-lexeme examples (for finishing a cut completion) include what the grammar allows next', () => {
+    const cases: [string, string, string[]][] = [
+      ['json', '{"a"', [':']],
+      ['json', '[1', [',', ']']],
+      ['python', 'from a.b', ['import', '.']],
+      ['python', 'x = f(a', [')', ',']],
+    ];
+    for (const [lang, text, want] of cases) {
+      const m = matcher(lang);
+      assert.ok(m.consumeBytes(enc.encode(text)));
+      const ex = m.nextLexemeExamples().map((b) => new TextDecoder().decode(b));
+      for (const w of want) assert.ok(ex.includes(w), `${lang} ${JSON.stringify(text)}: ${JSON.stringify(w)} in ${JSON.stringify(ex)}`);
+      const snap = m.snapshot();
+      for (const e of want) { m.restore(snap); assert.ok(m.consumeBytes(enc.encode(e)) || m.consumeBytes(enc.encode(' ' + e)), `${lang} ${JSON.stringify(text)} + ${JSON.stringify(e)} viable`); }
+    }
+  });
 });
