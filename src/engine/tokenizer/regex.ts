@@ -132,17 +132,21 @@ export function translateOnigurumaRegex(pattern: string): string {
   const foldStack: boolean[] = [];
   let fold = false;
 
-  const readEscapeHex = (): string | null => {
-    // At pattern[i] === 'x' or 'u' after a backslash: `\x{HHHH}` form.
+  const readHexEscape = (e: string): { src: string; value: number } => {
+    // At pattern[i] === e ('x' or 'u') after a backslash: `\x{HHHH}`, `\xHH` or `\uHHHH`.
     if (pattern[i + 1] === '{') {
       const close = pattern.indexOf('}', i + 2);
       if (close < 0) throw new RegexTranslationError('unterminated \\x{…}');
       const hex = pattern.slice(i + 2, close);
       if (!/^[0-9A-Fa-f]{1,6}$/.test(hex)) throw new RegexTranslationError(`bad code point \\x{${hex}}`);
       i = close + 1;
-      return `\\u{${hex}}`;
+      return { src: `\\u{${hex}}`, value: parseInt(hex, 16) };
     }
-    return null;
+    const len = e === 'x' ? 2 : 4;
+    const hex = pattern.slice(i + 1, i + 1 + len);
+    if (!new RegExp(`^[0-9A-Fa-f]{${len}}$`).test(hex)) throw new RegexTranslationError(`bad escape \\${e}${hex}`);
+    i += 1 + len;
+    return { src: `\\${e}${hex}`, value: parseInt(hex, 16) };
   };
 
   const readProperty = (kind: string): string => {
@@ -206,18 +210,9 @@ export function translateOnigurumaRegex(pattern: string): string {
           piece = prop;
         } else if (e === 'x' || e === 'u') {
           i++;
-          const braced = readEscapeHex();
-          if (braced !== null) {
-            piece = braced;
-            literal = parseInt(braced.slice(3, -1), 16);
-          } else {
-            const len = e === 'x' ? 2 : 4;
-            const hex = pattern.slice(i + 1, i + 1 + len);
-            if (!new RegExp(`^[0-9A-Fa-f]{${len}}$`).test(hex)) throw new RegexTranslationError(`bad escape \\${e}${hex}`);
-            piece = `\\${e}${hex}`;
-            literal = parseInt(hex, 16);
-            i += 1 + len;
-          }
+          const h = readHexEscape(e);
+          piece = h.src;
+          literal = h.value;
         } else if (e in CLASS_ESCAPES) {
           piece = CLASS_ESCAPES[e];
           i += 2;
@@ -246,17 +241,9 @@ export function translateOnigurumaRegex(pattern: string): string {
             const e = pattern[i + 1];
             if (e === 'x' || e === 'u') {
               i++;
-              const braced = readEscapeHex();
-              if (braced !== null) {
-                hiSrc = braced;
-                hi = parseInt(braced.slice(3, -1), 16);
-              } else {
-                const len = e === 'x' ? 2 : 4;
-                const hex = pattern.slice(i + 1, i + 1 + len);
-                hiSrc = `\\${e}${hex}`;
-                hi = parseInt(hex, 16);
-                i += 1 + len;
-              }
+              const h = readHexEscape(e);
+              hiSrc = h.src;
+              hi = h.value;
             } else if (/[A-Za-z0-9]/.test(e ?? '')) {
               throw new RegexTranslationError(`unsupported range end \\${e}`);
             } else {
@@ -302,16 +289,7 @@ export function translateOnigurumaRegex(pattern: string): string {
       }
       if (e === 'x' || e === 'u') {
         i++;
-        const braced = readEscapeHex();
-        if (braced !== null) {
-          out += braced;
-          continue;
-        }
-        const len = e === 'x' ? 2 : 4;
-        const hex = pattern.slice(i + 1, i + 1 + len);
-        if (!new RegExp(`^[0-9A-Fa-f]{${len}}$`).test(hex)) throw new RegexTranslationError(`bad escape \\${e}${hex}`);
-        out += `\\${e}${hex}`;
-        i += 1 + len;
+        out += readHexEscape(e).src;
         continue;
       }
       if (e in ESCAPES) {
