@@ -93,14 +93,14 @@ export class GrammarMatcher implements Matcher {
       }
       // Boundary nodes without scanner runs or a pending fallback: the state after them depends
       // only on (lexer state, byte), shared by every such node of this walk.
-      const plain = new Map<number, State | null>();
+      let plain: Map<number, State | null> | null = null;
       for (let i = 0; i < e.nodes.length; i++) {
         const j = e.nodes[i];
         this.stats.nodesVisited++;
         let S2: State | null;
         if (e.runs[i] === null && (e.fbNodes[i] === -1 || (e.fbNodes[i] === -2 && !S.fb))) {
           const key = e.lexes[i] * 256 + byte[j];
-          const known = plain.get(key);
+          const known = (plain ??= new Map()).get(key);
           if (known !== undefined) S2 = known;
           else { S2 = this.rt.step({ row: S.row, lex: e.lexes[i], ext: S.ext, runs: null }, byte[j]); plain.set(key, S2); }
         } else {

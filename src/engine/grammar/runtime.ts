@@ -1,7 +1,7 @@
 // Per-grammar runtime: the Earley tables, the combined lexer and the lexeme-boundary logic
 // (keywords, reserved words, extras, immediacy, precedence) shared by every matcher of a grammar.
 // A parser state is the pair (Earley row, lexer state); `step` advances it by one byte.
-import type { CompiledGrammar } from './types';
+import type { ByteDfa, CompiledGrammar } from './types';
 import { CombinedLexer, SHADOW } from './lexer';
 import { EarleyTables, Row, initialRow, scan } from './earley';
 import type { ScannerHooks, ScannerVerdict } from './scanner';
@@ -511,7 +511,7 @@ export class GrammarRuntime {
     for (const pass of [0, 1]) {
       for (const t of terms) {
         const e = ex[t];
-        if (e && e.length > 0 && !this.isExtra[t] && (this.hasDfa[t] || this.isKeyword[t] ? 1 : 0) === pass) out.push(e);
+        if (e && e.length > 0 && !this.isExtra[t] && this.hasDfa[t] === pass) out.push(e);
       }
     }
     return out;
@@ -526,7 +526,7 @@ export class GrammarRuntime {
 }
 
 /** A shortest string of printable ASCII bytes the DFA accepts (breadth-first), or null. */
-function shortestMatch(dfa: { states: number; accepting: number[]; edges: number[] }): Uint8Array | null {
+function shortestMatch(dfa: ByteDfa): Uint8Array | null {
   const acc = new Set(dfa.accepting);
   if (acc.has(0)) return null; // matches the empty string: no useful example
   const out: number[][] = Array.from({ length: dfa.states }, () => []);
