@@ -26,6 +26,11 @@ export interface MaskBenchOptions {
   files?: Record<string, string[]>;
   /** Spread the measured masks over each file (cold caches) instead of consecutive positions. */
   spread?: boolean;
+  /**
+   * Consecutive positions without the warm-up: by default a mask is also asked (not timed) at
+   * every position before the measured ones, as a decode loop teacher-forcing the file would.
+   */
+  cold?: boolean;
   signal?: AbortSignal;
 }
 
@@ -49,6 +54,11 @@ export interface MaskBenchRow {
    * are hash-consed, so sibling statements and repeated keystrokes share states).
    */
   memoHitRate: number;
+  /**
+   * Share answered by the core memo: a row with the same kernel positions met before (its
+   * history-dependent subtrees walked again).
+   */
+  coreHitRate: number;
   compileMs: number;
   cachedLoadMs: number;
 }
@@ -108,7 +118,7 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
       runtimeOf(loadGrammar(language)); // cached compiled grammar + the runtime tables a matcher needs
       const cachedLoadMs = performance.now() - t0;
       const maskUs: number[] = [], allowsUs: number[] = [];
-      let tokens = 0, rejected = 0, allowedSum = 0, memoHits = 0;
+      let tokens = 0, rejected = 0, allowedSum = 0, memoHits = 0, coreHits = 0;
       const list = files[language] ?? [];
       const perFile = Math.ceil(budget / Math.max(1, list.length));
       for (const f of list) {
@@ -123,17 +133,18 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
           const id = ids[i];
           if (i >= from && i < to && i % every === 0) {
             let s = performance.now();
-            const hits0 = m.stats.maskHits;
+            const hits0 = m.stats.maskHits, core0 = m.stats.coreHits;
             const mask = m.computeMask();
             maskUs.push((performance.now() - s) * 1000);
             memoHits += m.stats.maskHits - hits0;
+            coreHits += m.stats.coreHits - core0;
             let c = 0;
             for (const w of mask) { let x = w; while (x) { x &= x - 1; c++; } }
             allowedSum += c / tokenizer.vocabSize;
             s = performance.now();
             m.allows(id);
             allowsUs.push((performance.now() - s) * 1000);
-          }
+          } else if (!opts.spread && !opts.cold && i < from) m.computeMask(); // warm-up, not timed
           if (!m.consume(id)) { rejected++; break; } // (a cut at FILE_BYTES never makes a prefix non-viable)
           tokens++;
         }
@@ -142,6 +153,7 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
         language, vocabulary: tn, vocabSize: tokenizer.vocabSize, files: list.length, tokens, rejected,
         maskUs: pct(maskUs), allowsUs: pct(allowsUs), allowedFraction: Math.round((allowedSum / Math.max(1, maskUs.length)) * 1000) / 1000,
         memoHitRate: Math.round((memoHits / Math.max(1, maskUs.length)) * 1000) / 1000,
+        coreHitRate: Math.round((coreHits / Math.max(1, maskUs.length)) * 1000) / 1000,
         compileMs: Math.round(compileMs), cachedLoadMs: Math.round(cachedLoadMs * 10) / 10,
       });
     }
@@ -152,21 +164,22 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
 export const benchMaskCommand: Command = {
   name: 'bench-mask',
   summary: 'Grammar token-mask speed (p50/p99/max µs) per language and vocabulary',
-  usage: `Usage: trellis bench-mask [--language L]... [--tokenizer tiny|llama3|PATH]... [--masks N] [--spread] [--json]
+  usage: `Usage: trellis bench-mask [--language L]... [--tokenizer tiny|llama3|PATH]... [--masks N] [--spread | --cold] [--json]
 
 Teacher-forces real files through the grammar matcher and times full masks and allows() checks
-at N consecutive positions per language (a third into each file), or spread over the files
-(--spread: every mask meets cold caches, the worst case).`,
+at N consecutive positions per language (a third into each file; a mask is also asked, untimed,
+at every position before them, as a decode loop over the file would), or without that warm-up
+(--cold), or spread over the files (--spread: every mask meets cold caches, the worst case).`,
   async run(argv) {
-    let values: { language?: string[]; tokenizer?: string[]; masks?: string; json?: boolean; spread?: boolean };
+    let values: { language?: string[]; tokenizer?: string[]; masks?: string; json?: boolean; spread?: boolean; cold?: boolean };
     try {
-      values = parseArgs({ args: argv, options: { language: { type: 'string', multiple: true }, tokenizer: { type: 'string', multiple: true }, masks: { type: 'string' }, json: { type: 'boolean' }, spread: { type: 'boolean' }, model: { type: 'string' } } }).values as typeof values;
+      values = parseArgs({ args: argv, options: { language: { type: 'string', multiple: true }, tokenizer: { type: 'string', multiple: true }, masks: { type: 'string' }, json: { type: 'boolean' }, spread: { type: 'boolean' }, cold: { type: 'boolean' }, model: { type: 'string' } } }).values as typeof values;
     } catch (e) { throw new UsageError((e as Error).message); }
-    const rows = await runMaskBench({ languages: values.language, tokenizers: values.tokenizer, masks: values.masks ? Number(values.masks) : undefined, spread: values.spread });
+    const rows = await runMaskBench({ languages: values.language, tokenizers: values.tokenizer, masks: values.masks ? Number(values.masks) : undefined, spread: values.spread, cold: values.cold });
     if (values.json) { console.log(JSON.stringify(rows, null, 1)); return 0; }
-    console.log('language    vocab    size    tokens rej  mask µs p50/p99/max        allows µs p50/p99/max   allowed  memo hits  compile ms  cached load ms');
+    console.log('language    vocab    size    tokens rej  mask µs p50/p99/max        allows µs p50/p99/max   allowed  memo hits  core hits  compile ms  cached load ms');
     for (const r of rows) {
-      console.log(`${r.language.padEnd(11)} ${r.vocabulary.padEnd(8)} ${String(r.vocabSize).padEnd(7)} ${String(r.tokens).padStart(6)} ${String(r.rejected).padStart(3)}  ${`${r.maskUs.p50}/${r.maskUs.p99}/${r.maskUs.max}`.padEnd(24)} ${`${r.allowsUs.p50}/${r.allowsUs.p99}/${r.allowsUs.max}`.padEnd(22)} ${String(r.allowedFraction).padEnd(8)} ${String(r.memoHitRate).padEnd(10)} ${String(r.compileMs).padEnd(11)} ${r.cachedLoadMs}`);
+      console.log(`${r.language.padEnd(11)} ${r.vocabulary.padEnd(8)} ${String(r.vocabSize).padEnd(7)} ${String(r.tokens).padStart(6)} ${String(r.rejected).padStart(3)}  ${`${r.maskUs.p50}/${r.maskUs.p99}/${r.maskUs.max}`.padEnd(24)} ${`${r.allowsUs.p50}/${r.allowsUs.p99}/${r.allowsUs.max}`.padEnd(22)} ${String(r.allowedFraction).padEnd(8)} ${String(r.memoHitRate).padEnd(10)} ${String(r.coreHitRate).padEnd(10)} ${String(r.compileMs).padEnd(11)} ${r.cachedLoadMs}`);
     }
     return 0;
   },

@@ -85,13 +85,33 @@ const MASK_MEMO_LIMIT = 8_000_000;
 const FORWARD_LIMIT = 120_000;
 const MAX_ZERO_WIDTH = 64;
 
-/** Result of ending the current lexeme: the parser row after it and the next lexer start state. */
 /**
  * Result of ending the current lexeme: the parser row after it and the next lexer start state;
  * `sep`: the lexeme was a whitespace separator extra (tree-sitter's lexer skips those inside one
- * lex call, so the external scanner is not called again after them).
+ * lex call, so the external scanner is not called again after them); `reads`: the rows the scan
+ * read (absent when the lexeme was an extra and the row stays).
  */
-interface Boundary { row: Row; start: number; sep?: boolean }
+interface Boundary { row: Row; start: number; sep?: boolean; reads?: readonly Row[] }
+
+/** A cached scan by one external token: the row after it (null: not expected) and the rows read. */
+interface Scanned { row: Row | null; reads: readonly Row[] }
+
+/**
+ * A mask walk's record of which rows the parser read (see GrammarMatcher.computeMask): `local`
+ * holds the walk's starting row and every younger row scanned from local rows; a scan that read
+ * any other row (an origin in the history behind the start) bumps `foreign`.
+ */
+export interface ReadTracker {
+  readonly local: Set<Row>;
+  /** Id of the starting row: rows produced in the walk with a smaller id are not local. */
+  readonly startId: number;
+  foreign: number;
+  /**
+   * The byte lists of the starting state's scanner runs: a zero-width token that re-reads them
+   * makes the result depend on those bytes (the core key leaves them out), so it counts as foreign.
+   */
+  readonly runBytes: Set<ByteList>;
+}
 
 export class GrammarRuntime {
   readonly tables: EarleyTables;
@@ -125,10 +145,10 @@ export class GrammarRuntime {
    * Masks and sub-walk token lists by exact state key (interned row id + lexer state + scanner
    * state; see GrammarMatcher.stateKey), bounded by MASK_MEMO_LIMIT 32-bit words in all.
    */
-  readonly maskMemo = new Map<string, Uint32Array | Int32Array>();
+  readonly maskMemo = new Map<string, Uint32Array | Int32Array | object>();
   private maskMemoWords = 0;
 
-  memoize(key: string, value: Uint32Array | Int32Array, words: number): void {
+  memoize(key: string, value: Uint32Array | Int32Array | object, words: number): void {
     this.maskMemoWords += words + 16;
     if (this.maskMemoWords > MASK_MEMO_LIMIT) { this.maskMemo.clear(); this.maskMemoWords = words + 16; }
     this.maskMemo.set(key, value);
@@ -154,6 +174,21 @@ export class GrammarRuntime {
     m.set(key, value);
     this.fwdSize++;
   }
+  /** Set by a mask walk that records the rows it reads; null otherwise. */
+  track: ReadTracker | null = null;
+
+  private noteReads(reads: readonly Row[], produced: Row | null): void {
+    const tr = this.track!;
+    for (const r of reads) {
+      // a row made from foreign rows is not local either: what follows it is tainted too
+      if (!tr.local.has(r)) { tr.foreign++; return; }
+    }
+    // A row older than the walk's start may be one of its ancestors: reached again by scanning
+    // (`x;` yields the statement row the start's kernel points back to), it would read the same
+    // as through an origin pointer in one parse and differ in another. Only younger rows count.
+    if (produced && produced.id > tr.startId) tr.local.add(produced);
+  }
+
   private runs = new Map<string, RunObj>();
   /** Runs begun, by scanner state id and valid-external set (see beginRun). */
   private readonly begun = new Map<string, RunObj | null>();
@@ -285,8 +320,10 @@ export class GrammarRuntime {
   /** Applies a verdict at the run's boundary row: the state after the external token, or null. */
   private afterVerdict(runRow: Row, v: VerdictObj): State | null {
     const key = `T${v.terminal}`;
-    let next = this.fwdGet(runRow, key) as Row | null | undefined;
-    if (next === undefined) { next = scan(runRow, [v.terminal], this.tables); this.fwdSet(runRow, key, next); }
+    let done = this.fwdGet(runRow, key) as Scanned | undefined;
+    if (done === undefined) { done = { row: scan(runRow, [v.terminal], this.tables), reads: this.tables.lastReads }; this.fwdSet(runRow, key, done); }
+    if (this.track) this.noteReads(done.reads, done.row);
+    const next = done.row;
     if (!next) return null;
     return this.boundary(next, this.startState(next, false), v.ext);
   }
@@ -314,6 +351,7 @@ export class GrammarRuntime {
       // for it (an unexpected `_dedent` is an error), it does not fall back to the lexer.
       const nb = this.afterVerdict(slot.row, r);
       if (!nb) return null;
+      if (this.track && r.refeedRun) for (let p = slot.bytes; p; p = p.prev) if (this.track.runBytes.has(p)) { this.track.foreign++; break; }
       return this.feed(nb, refeedBytes(r, slot.bytes), depth + 1);
     }
     out.push({ run: r, row: slot.row, bytes: { b, prev: slot.bytes } });
@@ -419,9 +457,14 @@ export class GrammarRuntime {
     const key = afterExtra ? -2 : -1;
     const cached = row.cache.get(key) as number | undefined;
     if (cached !== undefined) return cached;
+    // rows with the same prediction closure and kernel terminals expect the same (cheap key);
+    // else the terminals themselves decide
+    const fkey = (afterExtra ? '1:' : '0:') + row.expectKey;
+    const fast = this.startByExpected.get(fkey);
+    if (fast !== undefined) { row.cache.set(key, fast); return fast; }
     const ekey = (afterExtra ? '1:' : '0:') + row.expected.join(',');
     const shared = this.startByExpected.get(ekey);
-    if (shared !== undefined) { row.cache.set(key, shared); return shared; }
+    if (shared !== undefined) { row.cache.set(key, shared); this.startByExpected.set(fkey, shared); return shared; }
     const flags = new Map<number, number>();
     let anyKeyword = false, anyWord = false;
     for (const t of row.expected) {
@@ -437,6 +480,7 @@ export class GrammarRuntime {
     const s = this.lexer.startState(terms, terms.map((t) => flags.get(t)!));
     row.cache.set(key, s);
     this.startByExpected.set(ekey, s);
+    this.startByExpected.set(fkey, s);
     return s;
   }
 
@@ -444,7 +488,10 @@ export class GrammarRuntime {
   endLexeme(row: Row, lex: number, alsoTerminal = -1): Boundary | null {
     const lkey = alsoTerminal < 0 ? lex : `X${lex}:${alsoTerminal}`;
     const cached = this.fwdGet(row, lkey) as Boundary | null | undefined;
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      if (this.track && cached?.reads) this.noteReads(cached.reads, cached.row);
+      return cached;
+    }
     const acc = this.lexer.accepts(lex);
     let kwExpected = false;
     let kwText: string | undefined;
@@ -477,13 +524,14 @@ export class GrammarRuntime {
       let shared = this.fwdGet(row, ckey) as Boundary | null | undefined;
       if (shared === undefined) {
         const next = scan(row, cands, this.tables);
-        shared = next ? { row: next, start: this.startState(next, false) } : null;
+        shared = next ? { row: next, start: this.startState(next, false), reads: this.tables.lastReads } : null;
         this.fwdSet(row, ckey, shared);
       }
       result = shared;
     }
     if (!result && extra) result = sepOnly ? { row, start: this.startState(row, true), sep: true } : { row, start: this.startState(row, true) };
     this.fwdSet(row, lkey, result);
+    if (this.track && result?.reads) this.noteReads(result.reads, result.row);
     return result;
   }
 

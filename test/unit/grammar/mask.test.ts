@@ -65,3 +65,45 @@ describe('grammar engine: token masks equal brute force', () => {
     assert.ok(n > 50000);
   });
 });
+
+/**
+ * Teacher-forces `file` asking a mask at every token; every mask the core memo answers (a row
+ * with the same kernel positions met before, its history-dependent subtrees walked again) must
+ * equal an exact walk. Returns how many core hits were checked.
+ */
+function checkCoreMemo(lang: string, file: string, tok: Tokenizer, bytes: number): number {
+  const m = createMatcher(grammar(lang), undefined, tok);
+  const ids = tok.encodeBytes(new Uint8Array(fs.readFileSync(file).subarray(0, bytes)));
+  let hits = 0;
+  for (let i = 0; i < ids.length; i++) {
+    const before = m.stats.coreHits;
+    const mask = m.computeMask();
+    if (m.stats.coreHits > before) {
+      hits++;
+      const exact = m.exactMask();
+      for (let w = 0; w < exact.length; w++) {
+        if (exact[w] !== mask[w]) assert.fail(`${file} at token ${i}: core-memo mask differs from an exact walk in word ${w}`);
+      }
+    }
+    assert.ok(m.consume(ids[i]), `${file}: token ${i} rejected`);
+  }
+  return hits;
+}
+
+describe('grammar engine: the core memo (masks by kernel positions, history-dependent subtrees walked again)', () => {
+  it('equals exact walks at every position of real Python and JavaScript (4k vocabulary)', function () {
+    if (!fs.existsSync(tinyPath)) this.skip();
+    const tok = Tokenizer.fromFile(tinyPath);
+    const py = checkCoreMemo('python', '/usr/lib/python3.11/textwrap.py', tok, 12_000);
+    const js = checkCoreMemo('javascript', path.resolve(__dirname, '../../../node_modules/mocha/lib/runner.js'), tok, 16_000);
+    assert.ok(py > 500 && js > 500, `core hits: python ${py}, javascript ${js}`);
+  });
+
+  it('equals exact walks where a scanned row is an ancestor of the start (`x;` back to the statement row), 128k vocabulary', function () {
+    this.timeout(120_000);
+    if (!fs.existsSync(llama3Path)) this.skip();
+    const tok = Tokenizer.fromFile(llama3Path);
+    const js = checkCoreMemo('javascript', path.resolve(__dirname, '../../../node_modules/mocha/lib/runner.js'), tok, 16_000);
+    assert.ok(js > 500, `core hits: ${js}`);
+  });
+});
