@@ -31,6 +31,11 @@ export interface GrammarEvalOptions {
   maxFiles: number;
   /** Cursor positions (half at line ends, half mid-line). */
   positions: number;
+  /**
+   * Run only these cursors (indices in draw order, as in the details' `index`), each with the
+   * seed it has in the full run: reproduces one completion of a larger evaluation.
+   */
+  only?: number[];
   seed: number;
   modes: GrammarMode[];
   maxTokens: number;
@@ -105,6 +110,8 @@ export interface GrammarEvalReport {
 }
 
 interface Case {
+  /** Position in draw order (the completion's seed is options.seed + index). */
+  index: number;
   file: string;
   prefix: string;
   middle: string;
@@ -186,7 +193,7 @@ function drawCases(docs: { file: string; text: string; errors: number }[], posit
     }
     const middle = doc.text.slice(cursor, end);
     if (middle.trim() === '') continue;
-    cases.push({ file: doc.file, prefix: doc.text.slice(0, cursor), middle, suffix: doc.text.slice(end), kind, originalErrors: doc.errors });
+    cases.push({ index: cases.length, file: doc.file, prefix: doc.text.slice(0, cursor), middle, suffix: doc.text.slice(end), kind, originalErrors: doc.errors });
   }
   return cases;
 }
@@ -233,7 +240,9 @@ export async function runGrammarEval(opts: GrammarEvalOptions): Promise<GrammarE
       if (errors === 0) docs.push({ file: f, text, errors });
     }
     if (docs.length === 0) throw new UsageError(`no usable Python file (parsing cleanly, ≤ ${opts.maxFileBytes} bytes) in ${source}`);
-    const cases = drawCases(docs, opts.positions, opts.seed);
+    const drawn = drawCases(docs, opts.positions, opts.seed);
+    const cases = opts.only ? drawn.filter((c) => opts.only!.includes(c.index)) : drawn;
+    if (cases.length === 0) throw new UsageError(`--only: no such cursor (${drawn.length} drawn)`);
     log(`eval-grammar: ${cases.length} cursors in ${docs.length} files from ${source}`);
 
     const store = new AsapStore();
@@ -247,31 +256,32 @@ export async function runGrammarEval(opts: GrammarEvalOptions): Promise<GrammarE
       },
     });
     try {
-      const complete = (c: Case, i: number, mode: GrammarMode) =>
+      const complete = (c: Case, mode: GrammarMode) =>
         engine.complete(
           {
             prefix: c.prefix,
             suffix: c.suffix,
             languageId: 'python',
             fileName: c.file,
-            options: { grammar: mode, maxTokens: opts.maxTokens, temperature: opts.temperature, topP: opts.topP, seed: opts.seed + i, healing: opts.healing },
+            options: { grammar: mode, maxTokens: opts.maxTokens, temperature: opts.temperature, topP: opts.topP, seed: opts.seed + c.index, healing: opts.healing },
           },
           opts.signal,
         );
       // Warm-up (JIT of the grammar and the model), not measured.
-      for (const mode of opts.modes) await complete(cases[0]!, 0, mode);
+      for (const mode of opts.modes) await complete(cases[0]!, mode);
       // Modes interleaved per cursor, so that a machine shared with other work slows all alike.
       const results = new Map<GrammarMode, { r: CompletionResult; c: Case }[]>(opts.modes.map((m) => [m, []]));
       for (const [i, c] of cases.entries()) {
         for (const mode of opts.modes) {
           if (opts.signal?.aborted) throw new UsageError('aborted');
-          results.get(mode)!.push({ r: await complete(c, i, mode), c });
+          results.get(mode)!.push({ r: await complete(c, mode), c });
         }
         if ((i + 1) % 10 === 0) log(`  ${i + 1}/${cases.length} cursors`);
       }
       const rows = opts.modes.map((mode) => summarize(mode, results.get(mode)!, parser));
       const details = opts.details
         ? cases.map((c, i) => ({
+            index: c.index,
             file: c.file,
             kind: c.kind,
             /** The cursor: UTF-16 offset of the middle in the file. */
@@ -535,6 +545,8 @@ Options:
   --healing MODE       off | token | exact (default off: measure the grammar alone)
   --max-file-bytes N   skip larger files (default 40000)
   --seed S             (default 0)
+  --only LIST          comma-separated cursor indices (draw order, the details' 'index'): run only
+                       those cursors, each with its seed in the full run (reproduces a completion)
   --throughput-cursors N  cursors where every mode decodes exactly --max-tokens tokens (end
                        tokens banned) to compare decode tokens/s (default 6)
   --json               print the report as JSON
@@ -554,6 +566,7 @@ Options:
         healing: { type: 'string' },
         'max-file-bytes': { type: 'string' },
         seed: { type: 'string' },
+        only: { type: 'string' },
         json: { type: 'boolean' },
         details: { type: 'boolean' },
         'throughput-cursors': { type: 'string' },
@@ -568,6 +581,7 @@ Options:
       files: values.file,
       maxFiles: intFlag('files', values.files, 40, 1),
       positions: intFlag('positions', values.positions, 40, 1),
+      only: values.only === undefined ? undefined : values.only.split(',').map((v) => intFlag('only', v.trim(), 0, 0)),
       seed: num('seed', values.seed, 0),
       modes,
       maxTokens: intFlag('max-tokens', values['max-tokens'], 32, 1),

@@ -10,7 +10,7 @@ import type { Matcher, MatcherSnapshot, TokenizerLike } from '../interfaces';
 import type { AsapNode, AsapTrie } from './asap-trie';
 import type { EndRepair, SelectContext, SelectorStats, TokenSelector } from './hooks';
 import { sampleToken } from './sampler';
-import { closerOf, scanLex, suffixAccepted, type LexState, type SuffixPlan } from './grammar-suffix';
+import { bracketDemand, bracketDistance, closerOf, scanLex, suffixAccepted, type LexState, type SuffixPlan } from './grammar-suffix';
 
 /** Draws `mask` tries after a rejection (each one `allows` check) before computing the full mask. */
 const MASK_REDRAWS = 6;
@@ -22,11 +22,15 @@ const PUNCTUATION = new Set(Array.from(new TextEncoder().encode(' ()[]{}:,\'"'))
 
 /** Token boundaries (latest first) where trimEnd tries to close what is open. */
 const CLOSE_TRIES = 8;
-/** deriveEnd: boundaries tried, lexemes appended at most, nodes kept per level, suffix checks per boundary. */
+/**
+ * deriveEnd: the latest boundaries searched from (then the first), lexemes appended at most, and
+ * the budgets of each search: example texts appended (each a matcher pass over a few bytes and
+ * the examples of the state reached) and suffix checks.
+ */
 const DERIVE_TRIES = 4;
 const DERIVE_DEPTH = 4;
-const DERIVE_WIDTH = 48;
-const DERIVE_CHECKS = 250;
+const DERIVE_APPENDS = 8_000;
+const DERIVE_CHECKS = 1_000;
 
 /**
  * End tokens less likely than this are treated as not allowed without running the suffix check
@@ -435,49 +439,92 @@ abstract class GrammarSelectorBase implements TokenSelector {
   }
 
   /**
-   * Closing what is open did not help: search the grammar for a short way to finish the text at
-   * the latest token boundaries — breadth-first over example texts of the lexemes the grammar
-   * allows next (`import`, `)`, an identifier…, with and without a leading space), up to
-   * DERIVE_DEPTH lexemes and DERIVE_CHECKS suffix checks — keeping the first that the suffix
-   * check accepts. It finishes the model's text with what the grammar says must come next.
+   * Closing what is open did not help: search the grammar for a short way to finish the text —
+   * breadth-first over example texts of the lexemes the grammar allows next (`import`, `)`, a
+   * name…; Matcher.nextLexemeExamples, which sees past a pending scanner run, so that a line
+   * break leads on to `def`, `class`, a name…), up to DERIVE_DEPTH lexemes, keeping the first
+   * text that the suffix check accepts. It finishes the model's text with what the grammar says
+   * must come next — `x = f(a` → `)`, or a line break and a new header (`\nif match(`) where the
+   * suffix goes on with the arguments of a block header. First from the latest DERIVE_TRIES token
+   * boundaries together (the fewest lexemes, then the latest boundary), then from the first one
+   * (the model's text dropped: a derived middle).
+   *
+   * Endings several lexemes away are within reach because texts that lead to the same situation
+   * are explored once: a text after which the same lexemes may come (the same examples) with the
+   * same brackets and string open (scanLex) as after one seen before, from any boundary and with
+   * no fewer lexemes, is neither checked nor extended (`+`, `-` or `~` before an operand; `True`,
+   * `0` or `None`). A text is not extended either when the brackets the suffix expects open
+   * (bracketDemand) are more lexemes away than the depth left (bracketDistance). A lexeme is
+   * tried with a leading space only where the space can matter: between two word characters
+   * (`if` `x` is not `ifx`), or when it is not viable without. Budgets per search (latest
+   * boundaries, first boundary): DERIVE_APPENDS texts appended, DERIVE_CHECKS suffix checks.
    */
   private deriveEnd(top: number, floor: number): { keepBytes: number; append: Uint8Array } | null {
-    if (!this.matcher.nextLexemeExamples) return null;
-    // the latest boundaries, then the first one (the model's text dropped: a derived middle)
-    const at: number[] = [];
-    for (let i = top; i >= 0 && this.history[i]!.bytes >= floor && at.length < DERIVE_TRIES; i--) at.push(i);
+    const matcher = this.matcher;
+    if (!matcher.nextLexemeExamples) return null;
+    const latest: number[] = [];
+    for (let i = top; i >= 0 && this.history[i]!.bytes >= floor && latest.length < DERIVE_TRIES; i--) latest.push(i);
     const first = this.history.findIndex((h) => h.bytes >= floor);
-    if (first >= 0 && !at.includes(first)) at.push(first);
-    for (const i of at) {
-      const h = this.history[i]!;
+    const all = this.tokenBytesUpTo(this.bytes);
+    // Brackets an ending must still open or close: a lower bound on its lexemes (0: unknown).
+    const demand = this.closerState ? (this.demand ??= bracketDemand(utf8.decode(this.plan.bytes), this.closerState)) : null;
+    const exact = this.plan.check === 'full';
+    const distance = (lex: LexState | null) => (demand && lex && lex.quote === null && !lex.comment ? bracketDistance(lex.stack, demand, exact) : 0);
+    // Situations met (see above), with the fewest lexemes they were met after.
+    const situations = new Map<string, number>();
+    const situation = (lex: LexState | null, examples: Uint8Array[]) => {
+      let key = lex ? closerOf(lex) : '';
+      for (const e of examples) key += `,${exampleId(e)}`;
+      return key;
+    };
+    /** A situation not met before with `lexemes` or fewer: recorded, true. */
+    const fresh = (key: string, lexemes: number) => {
+      const seen = situations.get(key);
+      if (seen !== undefined && seen <= lexemes) return false;
+      situations.set(key, lexemes);
+      return true;
+    };
+    type Node = { at: number; snap: MatcherSnapshot; text: string; examples: Uint8Array[]; lex: LexState | null; last: number };
+    const search = (roots: number[]): { keepBytes: number; append: Uint8Array } | null => {
+      let level: Node[] = [];
+      for (const at of roots) {
+        const h = this.history[at]!;
+        matcher.restore(h.snap);
+        const examples = matcher.nextLexemeExamples!();
+        const lex = this.closerState ? scanLex(utf8.decode(all.subarray(0, h.bytes)), this.closerState) : null;
+        if (distance(lex) > DERIVE_DEPTH || !fresh(situation(lex, examples), 0)) continue;
+        // `last`: the byte before the boundary (−1: the prefix's, unknown).
+        level.push({ at, snap: h.snap, text: '', examples, lex, last: h.bytes > 0 ? all[h.bytes - 1]! : -1 });
+      }
+      let appends = 0;
       let checks = 0;
-      let level: { snap: MatcherSnapshot; text: Uint8Array }[] = [{ snap: h.snap, text: new Uint8Array(0) }];
-      const seen = new Set<string>();
-      search: for (let depth = 0; depth < DERIVE_DEPTH && level.length > 0; depth++) {
-        const next: typeof level = [];
+      for (let depth = 0; depth < DERIVE_DEPTH && level.length > 0; depth++) {
+        const next: Node[] = [];
         for (const node of level) {
-          this.matcher.restore(node.snap);
-          for (const ex of this.matcher.nextLexemeExamples()) {
+          for (const ex of node.examples) {
+            let viable = false;
             for (const lead of [false, true]) {
-              const text = new Uint8Array(node.text.length + ex.length + (lead ? 1 : 0));
-              text.set(node.text);
-              if (lead) text[node.text.length] = 0x20;
-              text.set(ex, node.text.length + (lead ? 1 : 0));
-              const key = utf8.decode(text);
-              if (seen.has(key)) continue;
-              seen.add(key);
-              this.matcher.restore(node.snap);
-              if (!this.matcher.consumeBytes(text.subarray(node.text.length))) continue;
-              if (++checks > DERIVE_CHECKS) break search;
-              if (suffixAccepted(this.matcher, this.plan)) return { keepBytes: h.bytes, append: text };
-              if (next.length < DERIVE_WIDTH) next.push({ snap: this.matcher.snapshot(), text });
+              if (lead && viable && !(isWordByte(node.last) && isWordByte(ex[0]!))) continue;
+              if (++appends > DERIVE_APPENDS) return null;
+              matcher.restore(node.snap);
+              if ((lead && !matcher.consumeBytes(SPACE)) || !matcher.consumeBytes(ex)) continue;
+              viable = true;
+              const added = (lead ? ' ' : '') + exampleText(ex);
+              const lex = node.lex ? scanLex(added, node.lex) : null;
+              const examples = matcher.nextLexemeExamples!();
+              if (!fresh(situation(lex, examples), depth + 1)) continue;
+              if (++checks > DERIVE_CHECKS) return null;
+              const text = node.text + added;
+              if (suffixAccepted(matcher, this.plan)) return { keepBytes: this.history[node.at]!.bytes, append: new TextEncoder().encode(text) };
+              if (depth + 1 + distance(lex) <= DERIVE_DEPTH) next.push({ at: node.at, snap: matcher.snapshot(), text, examples, lex, last: ex[ex.length - 1]! });
             }
           }
         }
         level = next;
       }
-    }
-    return null;
+      return null;
+    };
+    return search(latest) ?? (first >= 0 && !latest.includes(first) ? search([first]) : null);
   }
 
   /**
@@ -489,6 +536,8 @@ abstract class GrammarSelectorBase implements TokenSelector {
     return (this.punct ??= (this.plan.standIns ?? []).filter((b) => b.length > 0 && b.every((c) => PUNCTUATION.has(c))));
   }
   private punct?: Uint8Array[];
+  /** The brackets the suffix expects open (bracketDemand), once per completion; null: unknown. */
+  private demand?: string[] | null;
 
   /**
    * Last resort: the completion as far as the forced bytes, followed by one of the plan's
@@ -671,6 +720,32 @@ function atLineStart(bytes: Uint8Array): boolean {
     if (b !== 0x20 && b !== 0x09) return false;
   }
   return false;
+}
+
+const SPACE = Uint8Array.of(0x20);
+const exampleIds = new WeakMap<Uint8Array, number>();
+const exampleTexts = new WeakMap<Uint8Array, string>();
+
+/**
+ * A small id per example text (the grammar hands out the same arrays: keys stay short). Arrays
+ * met for the first time get a new id, so equal texts in distinct arrays only dedupe less.
+ */
+function exampleId(e: Uint8Array): number {
+  let id = exampleIds.get(e);
+  if (id === undefined) exampleIds.set(e, (id = nextExampleId++));
+  return id;
+}
+let nextExampleId = 0;
+
+function exampleText(e: Uint8Array): string {
+  let t = exampleTexts.get(e);
+  if (t === undefined) exampleTexts.set(e, (t = utf8.decode(e)));
+  return t;
+}
+
+/** Letters, digits and `_`: a space between two of them separates lexemes (−1, unknown, counts as one). */
+function isWordByte(b: number): boolean {
+  return b < 0 || (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x5f || b >= 0x80;
 }
 
 /** Appendices tried to close a completion: the lexical closer alone, then with a block colon or a separator. */

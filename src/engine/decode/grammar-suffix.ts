@@ -155,8 +155,10 @@ export interface LexState {
 /**
  * Scans `text` from `from` (default: the start of a file), returning the state at its end.
  * Scanning in chunks (the prefix, then the completion) gives the state one pass would.
+ * `unclosed`, when given, collects the closing brackets met while no bracket is open (the text
+ * closes what came before it), in order.
  */
-export function scanLex(text: string, from?: LexState): LexState {
+export function scanLex(text: string, from?: LexState, unclosed?: string[]): LexState {
   const stack = from ? [...from.stack] : [];
   let quote = from?.quote ?? null;
   let comment = from?.comment ?? false;
@@ -216,9 +218,48 @@ export function scanLex(text: string, from?: LexState): LexState {
       stack.push(ch === '(' ? ')' : ch === '[' ? ']' : '}');
     } else if ((ch === ')' || ch === ']' || ch === '}') && stack[stack.length - 1] === ch) {
       stack.pop();
+    } else if (unclosed && (ch === ')' || ch === ']' || ch === '}') && stack.length === 0) {
+      unclosed.push(ch);
     }
   }
   return { quote, stack, comment, escape, run, fresh: quote !== null && quote.length === 1 && fresh, pend };
+}
+
+/**
+ * The brackets a suffix expects open before it (their closers, outermost first: `x])` → `)`,
+ * `]`), read lexically (scanLex); null where that cannot be told: the text before the suffix
+ * (its state `before`) ends inside a string or a comment.
+ */
+export function bracketDemand(suffix: string, before: LexState): string[] | null {
+  if (before.quote !== null || before.comment || before.escape) return null;
+  const unclosed: string[] = [];
+  scanLex(suffix, undefined, unclosed);
+  return unclosed.reverse();
+}
+
+/**
+ * Fewest brackets to open or close (one lexeme each) to go from the open brackets `stack`
+ * (closers, outermost first, as in LexState) to a state the suffix's `demand` (bracketDemand)
+ * can follow: the demand open innermost, and — `exact`, the suffix is the rest of the file —
+ * nothing else. A lower bound on the lexemes any ending still needs, when its lexical reading is
+ * right.
+ */
+export function bracketDistance(stack: readonly string[], demand: readonly string[], exact: boolean): number {
+  let best = Infinity;
+  // Keep the first k brackets of the stack, close the rest, open what the demand still lacks.
+  for (let k = 0; k <= stack.length; k++) {
+    if (k > 0 && exact && (k > demand.length || stack[k - 1] !== demand[k - 1])) break;
+    let opened: number;
+    if (exact) opened = demand.length - k;
+    else {
+      // The kept brackets may end with the demand's outermost ones; the others stay open outside.
+      let j = Math.min(k, demand.length);
+      while (j > 0 && !stack.slice(k - j, k).every((c, i) => c === demand[i])) j--;
+      opened = demand.length - j;
+    }
+    best = Math.min(best, stack.length - k + opened);
+  }
+  return best;
 }
 
 /** What closes a scanned text: the open string delimiter, then the open brackets in reverse. */
