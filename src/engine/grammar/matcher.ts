@@ -12,13 +12,6 @@ import { nextExamplesPastRuns } from './examples';
 const HUB_TOKENS = 48;
 /** `runSetStep` result: a scanner run decides here (a lexeme boundary). */
 const RUNS_VERDICT = -3;
-/**
- * Levels of rows whose kernels the core memo keys (see coreKey), from the current row down its
- * origins. Deeper keys let more of a walk count as history-independent, but repeat less: on
- * teacher-forced Python, JavaScript and TypeScript at 128k, depth 1 gave the best median (3.2 /
- * 1.0 / 0.9 ms) against depth 2 (4.7 / 1.2 / 0.8) and 3 (4.4 / 1.5 / 1.1).
- */
-const CORE_DEPTH = 1;
 /** Entries with at least this many tokens also keep them as a bitset (ORed a word at a time). */
 const BITS_MIN_TOKENS = 4096;
 /** Total cached token ids (all grammars' entries of one runtime) before the cache is dropped. */
@@ -86,7 +79,7 @@ export class GrammarMatcher implements Matcher {
       mask = new Uint32Array(words);
       const runBytes = new Set<ByteList>();
       for (const r of S.runs ?? []) if (r.bytes) runBytes.add(r.bytes);
-      this.rt.track = { local: new Set(ck.rows), startId: S.row.id, foreign: 0, runBytes };
+      this.rt.track = { local: new Set(ck.rows), startId: S.row.id, foreign: 0, runBytes, trusted: ck.ended };
       const rec: CoreMask = { bits: mask, taint: new Set(), via: new Set() };
       this.rec = rec;
       try { this.walk(0, S, mask); } finally { this.rt.track = null; this.rec = null; this.taintDepth = 0; }
@@ -132,49 +125,37 @@ export class GrammarMatcher implements Matcher {
   }
 
   /**
-   * Key of a state up to the history behind its row: the kernel items of the row and of its
-   * origins down to CORE_DEPTH levels, by dotted position, with the origins below as an equality
-   * pattern only; plus the lexer state, scanner state and runs (not the bytes they have read).
-   * `rows`: the rows whose items the key holds (a walk may read them). Null when that does not
+   * Key of a state up to the history behind its row: the row's kernel items by dotted position,
+   * with their origins as an equality pattern only; when a lexeme in progress may end here, the
+   * same of the row after it (a completion there reads the history once, and every boundary
+   * node would else be tainted by it: `text.translate` then ` `, `.`, `(`…); plus the lexer
+   * state, scanner state and runs (not the bytes they have read). `rows`: the rows whose items
+   * the key holds; `ended`: the lexeme's end (see ReadTracker.trusted). Null when that does not
    * determine a walk (a pending fallback, runs begun at older rows, two kernel items at one
    * position).
    */
-  private coreKey(S: State): { key: string; rows: Row[] } | null {
+  private coreKey(S: State): { key: string; rows: Row[]; ended: object | null } | null {
     if (S.fb) return null;
     const R = S.row;
     if (S.runs) for (const r of S.runs) if (r.row !== R) return null;
-    let core = R.cache.get('core') as { key: string; rows: Row[] } | null | undefined;
+    const lexer = this.rt.lexer;
+    const bnd = S.lex >= 0 && !lexer.isStart(S.lex) && lexer.isAccepting(S.lex) ? this.rt.endLexeme(R, S.lex) : null;
+    const ended = bnd && bnd.reads ? bnd : null;
+    const ckey = ended ? `core>${ended.row.id}` : 'core';
+    let core = R.cache.get(ckey) as string | null | undefined;
     if (core === undefined) {
-      core = null;
-      const rows: Row[] = [R];
-      const depth: number[] = [0];
       const cls = new Map<Row, number>([[R, 0]]);
-      let key = '';
-      let ok = true;
-      for (let r = 0; r < rows.length && ok; r++) {
-        const X = rows[r];
-        if (depth[r] >= CORE_DEPTH) { key += '#;'; continue; }
-        const n = X.pos.length;
-        const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => X.pos[a] - X.pos[b]);
-        key += X.initial ? 'I' : '';
-        for (let q = 0; q < n; q++) {
-          const i = idx[q];
-          if (q > 0 && X.pos[idx[q - 1]] === X.pos[i]) { ok = false; break; }
-          const o = X.orig[i];
-          let c = cls.get(o);
-          if (c === undefined) { c = rows.length; cls.set(o, c); rows.push(o); depth.push(depth[r] + 1); }
-          key += `${X.pos[i]}.${c},`;
-        }
-        key += ';';
-      }
-      if (ok) core = { key, rows: rows.filter((_, r) => depth[r] < CORE_DEPTH) };
-      R.cache.set('core', core);
+      const own = kernelKey(R, cls);
+      // which keyed row the row after is, if any (an ancestor reached again reads as itself)
+      const after = ended ? `${cls.get(ended.row) ?? '+'}:${kernelKey(ended.row, cls) ?? '!'}` : '';
+      core = own === null || after.endsWith('!') ? null : `${R.initial ? 'I' : ''}${own}>${after}`;
+      R.cache.set(ckey, core);
     }
     if (core === null) return null;
-    let key = `${this.trie.id}|${S.lex}|${S.ext ? S.ext.id : -1}|${core.key}`;
+    let key = `${this.trie.id}|${S.lex}|${S.ext ? S.ext.id : -1}|${core}`;
     // run bytes are left out: a walk that re-reads them taints the node (see ReadTracker)
     if (S.runs) for (const r of S.runs) key += `|${r.run.id}`;
-    return { key, rows: core.rows };
+    return { key, rows: ended ? [R, ended.row] : [R], ended };
   }
 
   private setTokens(node: number, mask: Uint32Array): void {
@@ -489,4 +470,26 @@ export class GrammarMatcher implements Matcher {
 export function createMatcher(grammar: CompiledGrammar, trie: unknown, tokenizer: TokenizerLike): GrammarMatcher {
   void trie;
   return new GrammarMatcher(grammar, tokenizer);
+}
+
+/**
+ * A row's kernel items by dotted position, each origin as its class in `cls` (rows met first get
+ * the next number; the map is shared by the rows of one key, so equal origins show). Keys only
+ * their equality, not what they hold: a walk that reads an origin's items is tainted (see
+ * GrammarMatcher.computeMask). Null when two items share a position (the pattern is ambiguous).
+ * Deeper keys (origins' kernels too) were tried: they repeat less and gave slower medians.
+ */
+function kernelKey(X: Row, cls: Map<Row, number>): string | null {
+  const n = X.pos.length;
+  const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => X.pos[a] - X.pos[b]);
+  let key = '';
+  for (let q = 0; q < n; q++) {
+    const i = idx[q];
+    if (q > 0 && X.pos[idx[q - 1]] === X.pos[i]) return null;
+    const o = X.orig[i];
+    let c = cls.get(o);
+    if (c === undefined) { c = cls.size; cls.set(o, c); }
+    key += `${X.pos[i]}.${c},`;
+  }
+  return key;
 }

@@ -91,7 +91,7 @@ const MAX_ZERO_WIDTH = 64;
  * lex call, so the external scanner is not called again after them); `reads`: the rows the scan
  * read (absent when the lexeme was an extra and the row stays).
  */
-interface Boundary { row: Row; start: number; sep?: boolean; reads?: readonly Row[] }
+export interface Boundary { row: Row; start: number; sep?: boolean; reads?: readonly Row[] }
 
 /** A cached scan by one external token: the row after it (null: not expected) and the rows read. */
 interface Scanned { row: Row | null; reads: readonly Row[] }
@@ -111,6 +111,11 @@ export interface ReadTracker {
    * makes the result depend on those bytes (the core key leaves them out), so it counts as foreign.
    */
   readonly runBytes: Set<ByteList>;
+  /**
+   * The end of the lexeme in progress at the start, whose row the key holds (coreKey): its scan
+   * read the history, but its result is keyed, so it taints nothing.
+   */
+  readonly trusted: object | null;
 }
 
 export class GrammarRuntime {
@@ -489,7 +494,7 @@ export class GrammarRuntime {
     const lkey = alsoTerminal < 0 ? lex : `X${lex}:${alsoTerminal}`;
     const cached = this.fwdGet(row, lkey) as Boundary | null | undefined;
     if (cached !== undefined) {
-      if (this.track && cached?.reads) this.noteReads(cached.reads, cached.row);
+      if (this.track && cached?.reads && cached !== this.track.trusted) this.noteReads(cached.reads, cached.row);
       return cached;
     }
     const acc = this.lexer.accepts(lex);
@@ -531,7 +536,7 @@ export class GrammarRuntime {
     }
     if (!result && extra) result = sepOnly ? { row, start: this.startState(row, true), sep: true } : { row, start: this.startState(row, true) };
     this.fwdSet(row, lkey, result);
-    if (this.track && result?.reads) this.noteReads(result.reads, result.row);
+    if (this.track && result?.reads && result !== this.track.trusted) this.noteReads(result.reads, result.row);
     return result;
   }
 
