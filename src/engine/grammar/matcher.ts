@@ -131,8 +131,7 @@ export class GrammarMatcher implements Matcher {
    * node would else be tainted by it: `text.translate` then ` `, `.`, `(`…); plus the lexer
    * state, scanner state and runs (not the bytes they have read). `rows`: the rows whose items
    * the key holds; `ended`: the lexeme's end (see ReadTracker.trusted). Null when that does not
-   * determine a walk (a pending fallback, runs begun at older rows, two kernel items at one
-   * position).
+   * determine a walk (a pending fallback, runs begun at older rows).
    */
   private coreKey(S: State): { key: string; rows: Row[]; ended: object | null } | null {
     if (S.fb) return null;
@@ -142,16 +141,15 @@ export class GrammarMatcher implements Matcher {
     const bnd = S.lex >= 0 && !lexer.isStart(S.lex) && lexer.isAccepting(S.lex) ? this.rt.endLexeme(R, S.lex) : null;
     const ended = bnd && bnd.reads ? bnd : null;
     const ckey = ended ? `core>${ended.row.id}` : 'core';
-    let core = R.cache.get(ckey) as string | null | undefined;
+    let core = R.cache.get(ckey) as string | undefined;
     if (core === undefined) {
       const cls = new Map<Row, number>([[R, 0]]);
       const own = kernelKey(R, cls);
       // which keyed row the row after is, if any (an ancestor reached again reads as itself)
-      const after = ended ? `${cls.get(ended.row) ?? '+'}:${kernelKey(ended.row, cls) ?? '!'}` : '';
-      core = own === null || after.endsWith('!') ? null : `${R.initial ? 'I' : ''}${own}>${after}`;
+      const after = ended ? `${cls.get(ended.row) ?? '+'}:${kernelKey(ended.row, cls)}` : '';
+      core = `${R.initial ? 'I' : ''}${own}>${after}`;
       R.cache.set(ckey, core);
     }
-    if (core === null) return null;
     let key = `${this.trie.id}|${S.lex}|${S.ext ? S.ext.id : -1}|${core}`;
     // run bytes are left out: a walk that re-reads them taints the node (see ReadTracker)
     if (S.runs) for (const r of S.runs) key += `|${r.run.id}`;
@@ -476,16 +474,16 @@ export function createMatcher(grammar: CompiledGrammar, trie: unknown, tokenizer
  * A row's kernel items by dotted position, each origin as its class in `cls` (rows met first get
  * the next number; the map is shared by the rows of one key, so equal origins show). Keys only
  * their equality, not what they hold: a walk that reads an origin's items is tainted (see
- * GrammarMatcher.computeMask). Null when two items share a position (the pattern is ambiguous).
- * Deeper keys (origins' kernels too) were tried: they repeat less and gave slower medians.
+ * GrammarMatcher.computeMask). Two equal keys describe the same items up to renaming the origins
+ * (class c ↔ class c), whatever order ties at one position come in; a different tie order only
+ * costs a hit. Deeper keys (origins' kernels too) were tried: they repeat less, slower medians.
  */
-function kernelKey(X: Row, cls: Map<Row, number>): string | null {
+function kernelKey(X: Row, cls: Map<Row, number>): string {
   const n = X.pos.length;
   const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => X.pos[a] - X.pos[b]);
   let key = '';
   for (let q = 0; q < n; q++) {
     const i = idx[q];
-    if (q > 0 && X.pos[idx[q - 1]] === X.pos[i]) return null;
     const o = X.orig[i];
     let c = cls.get(o);
     if (c === undefined) { c = cls.size; cls.set(o, c); }
