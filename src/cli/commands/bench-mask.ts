@@ -15,22 +15,25 @@ import { runtimeOf } from '../../engine/grammar/runtime';
 /** Bytes of each file teacher-forced (keeps one large file from dominating the run). */
 const FILE_BYTES = 24_000;
 
+export type MaskBenchMode = 'whole' | 'window' | 'spread';
+
 export interface MaskBenchOptions {
   /** Languages (default python, json, javascript, typescript). */
   languages?: string[];
   /** tokenizer.json paths or names: `tiny` (models/trellis-code-tiny), `llama3`. */
   tokenizers?: string[];
-  /** Full masks measured per language and vocabulary (default 200). */
+  /** Masks measured per language and vocabulary in the `window` and `spread` modes (default 200). */
   masks?: number;
   /** Files per language (default: real files found on this machine). */
   files?: Record<string, string[]>;
-  /** Spread the measured masks over each file (cold caches) instead of consecutive positions. */
-  spread?: boolean;
   /**
-   * Consecutive positions without the warm-up: by default a mask is also asked (not timed) at
-   * every position before the measured ones, as a decode loop teacher-forcing the file would.
+   * Which positions are timed. `whole` (default): every token of each file (its first
+   * FILE_BYTES) from the start, as one decode loop teacher-forcing the file asks for them, the
+   * memos empty at the start of each language. `window`: `masks` consecutive positions a third
+   * into the files, a mask also asked (untimed) at every position before them. `spread`: `masks`
+   * positions spread over the files, nothing asked in between (cold caches, the worst case).
    */
-  cold?: boolean;
+  mode?: MaskBenchMode;
   signal?: AbortSignal;
 }
 
@@ -124,10 +127,10 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
       for (const f of list) {
         const ids = tokenizer.encodeBytes(new Uint8Array(fs.readFileSync(f).subarray(0, FILE_BYTES)));
         const m = createMatcher(grammar, undefined, tokenizer);
-        // masks at consecutive positions (as a decode loop asks for them), or spread over the file
-        const every = opts.spread ? Math.max(1, Math.floor(ids.length / perFile)) : 1;
-        const from = opts.spread ? 0 : Math.max(0, Math.floor(ids.length / 3) - (perFile >> 1));
-        const to = opts.spread ? ids.length : from + perFile;
+        const mode = opts.mode ?? 'whole';
+        const every = mode === 'spread' ? Math.max(1, Math.floor(ids.length / perFile)) : 1;
+        const from = mode === 'window' ? Math.max(0, Math.floor(ids.length / 3) - (perFile >> 1)) : 0;
+        const to = mode === 'window' ? from + perFile : ids.length;
         for (let i = 0; i < ids.length; i++) {
           if (opts.signal?.aborted) break;
           const id = ids[i];
@@ -144,7 +147,7 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
             s = performance.now();
             m.allows(id);
             allowsUs.push((performance.now() - s) * 1000);
-          } else if (!opts.spread && !opts.cold && i < from) m.computeMask(); // warm-up, not timed
+          } else if (mode === 'window' && i < from) m.computeMask(); // warm-up, not timed
           if (!m.consume(id)) { rejected++; break; } // (a cut at FILE_BYTES never makes a prefix non-viable)
           tokens++;
         }
@@ -164,18 +167,25 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
 export const benchMaskCommand: Command = {
   name: 'bench-mask',
   summary: 'Grammar token-mask speed (p50/p99/max µs) per language and vocabulary',
-  usage: `Usage: trellis bench-mask [--language L]... [--tokenizer tiny|llama3|PATH]... [--masks N] [--spread | --cold] [--json]
+  usage: `Usage: trellis bench-mask [--language L]... [--tokenizer tiny|llama3|PATH]... [--mode whole|window|spread] [--masks N] [--json]
 
-Teacher-forces real files through the grammar matcher and times full masks and allows() checks
-at N consecutive positions per language (a third into each file; a mask is also asked, untimed,
-at every position before them, as a decode loop over the file would), or without that warm-up
-(--cold), or spread over the files (--spread: every mask meets cold caches, the worst case).`,
+Teacher-forces real files through the grammar matcher and times full masks and allows() checks.
+--mode whole (default): at every token of each file's first 24 kB, from its start, as one decode
+  loop over the file asks for them (the memos start empty for each language);
+--mode window: at N consecutive tokens a third into each file (a mask also asked, untimed, at
+  every token before them);
+--mode spread: at N tokens spread over the files, nothing asked in between (cold caches, the
+  worst case).`,
   async run(argv) {
-    let values: { language?: string[]; tokenizer?: string[]; masks?: string; json?: boolean; spread?: boolean; cold?: boolean };
+    let values: { language?: string[]; tokenizer?: string[]; masks?: string; json?: boolean; mode?: string };
     try {
-      values = parseArgs({ args: argv, options: { language: { type: 'string', multiple: true }, tokenizer: { type: 'string', multiple: true }, masks: { type: 'string' }, json: { type: 'boolean' }, spread: { type: 'boolean' }, cold: { type: 'boolean' }, model: { type: 'string' } } }).values as typeof values;
+      values = parseArgs({ args: argv, options: { language: { type: 'string', multiple: true }, tokenizer: { type: 'string', multiple: true }, masks: { type: 'string' }, json: { type: 'boolean' }, mode: { type: 'string' }, model: { type: 'string' } } }).values as typeof values;
     } catch (e) { throw new UsageError((e as Error).message); }
-    const rows = await runMaskBench({ languages: values.language, tokenizers: values.tokenizer, masks: values.masks ? Number(values.masks) : undefined, spread: values.spread, cold: values.cold });
+    const mode = values.mode ?? 'whole';
+    if (mode !== 'whole' && mode !== 'window' && mode !== 'spread') throw new UsageError(`--mode expects whole, window or spread, got '${mode}'`);
+    const masks = values.masks === undefined ? undefined : Number(values.masks);
+    if (masks !== undefined && !(Number.isInteger(masks) && masks > 0)) throw new UsageError(`--masks expects a positive integer, got '${values.masks}'`);
+    const rows = await runMaskBench({ languages: values.language, tokenizers: values.tokenizer, masks, mode });
     if (values.json) { console.log(JSON.stringify(rows, null, 1)); return 0; }
     console.log('language    vocab    size    tokens rej  mask µs p50/p99/max        allows µs p50/p99/max   allowed  memo hits  core hits  compile ms  cached load ms');
     for (const r of rows) {

@@ -61,7 +61,7 @@ function xgrammarSection(bench?: SuiteResult): ReportSection {
 
 function masksSection(bench?: SuiteResult): ReportSection {
   const id = 'masks', title = 'Token masks per language (Trellis)';
-  const description = 'Microseconds per full token mask and per single-token allows() check while teacher-forcing real Python (standard library), JavaScript (node_modules) and TypeScript (this repository) files, at the default model\'s and Llama-3\'s vocabularies (200 consecutive positions a third into each file; a mask was asked, untimed, at every position before them, as a decode loop over the file would); the share answered by the exact memo and by the core memo (same kernel positions, history-dependent subtrees walked again); grammar compile time and the time to load the compiled grammar from the on-disk cache.';
+  const description = 'Microseconds per full token mask and per single-token allows() check while teacher-forcing real Python (standard library), JavaScript (node_modules) and TypeScript (this repository) files, at the default model\'s and Llama-3\'s vocabularies: a mask at every token of each file\'s first 24 kB, from its start, as one decode loop over the file asks for them (the memos start empty for each language); the share answered by the exact memo and by the core memo (same kernel positions, history-dependent subtrees walked again); grammar compile time and the time to load the compiled grammar from the on-disk cache.';
   const reproduce = 'node dist/cli.js bench-mask';
   const { p, data } = part<MaskBenchRow[]>(bench, 'masks');
   if (!data) return missing(id, title, description, reproduce, p);

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { Engine } from '../../engine/engine';
 import { measureDecode } from '../../engine/decode/throughput';
 import { runTokenizerBench, repoRoot } from '../commands/bench-tokenizer';
-import { runMaskBench } from '../commands/bench-mask';
+import { runMaskBench, type MaskBenchMode } from '../commands/bench-mask';
 import { runXGrammarBench } from '../commands/bench-xgrammar';
 import { runGrammarEval } from '../commands/eval-grammar';
 import { runHealingEval } from '../commands/eval-healing';
@@ -166,9 +166,9 @@ export const BENCH_PARTS: PartDef[] = [
   },
   {
     name: 'masks',
-    budgetS: (q) => pick(q, 120, 110),
-    params: (q) => ({ masks: pick(q, 8, 200), languages: ['python', 'javascript', 'typescript'], tokenizers: ['tiny', 'llama3'] }),
-    run: (ctx, p) => runMaskBench({ masks: p.masks as number, languages: p.languages as string[], tokenizers: p.tokenizers as string[], signal: ctx.signal }),
+    budgetS: (q) => pick(q, 120, 300),
+    params: (q) => ({ mode: pick(q, 'window', 'whole'), masks: pick(q, 8, 200), languages: ['python', 'javascript', 'typescript'], tokenizers: ['tiny', 'llama3'] }),
+    run: (ctx, p) => runMaskBench({ mode: p.mode as MaskBenchMode, masks: p.masks as number, languages: p.languages as string[], tokenizers: p.tokenizers as string[], signal: ctx.signal }),
   },
   {
     name: 'decode',
