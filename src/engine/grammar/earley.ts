@@ -190,10 +190,9 @@ export class Row {
   private readonly next: NextIndex;
   /** The predicted items (origin: this row). */
   readonly pred: PredSet;
-  /** Terminals some item expects next, ascending. */
-  readonly expected: Int32Array;
-  /** Shares lexer start states between rows expecting the same terminals (cheap to build). */
-  readonly expectKey: string;
+  private own: Int32Array;
+  private expectedCache: Int32Array | null = null;
+  private expectKeyCache: string | null = null;
   readonly accepting: boolean;
   /** Scan results by key (see Matcher); owned by the matcher layer. */
   readonly cache = new Map<number | string, unknown>();
@@ -206,11 +205,15 @@ export class Row {
     let accepting = initial && pred.hasAccept;
     for (let i = 0; i < pos.length; i++) if (pos[i] === tables.acceptPos && orig[i].initial) accepting = true;
     this.next = indexBySymbol(this.pos, tables.dotSym);
-    const own = this.next.syms.subarray(0, terminalCount(this.next.syms, tables.T));
-    this.expected = mergeSorted(own, pred.expected);
-    this.expectKey = `${pred.id}:${own.join(',')}`;
+    this.own = this.next.syms.subarray(0, terminalCount(this.next.syms, tables.T));
     this.accepting = accepting;
   }
+
+  /** Terminals some item expects next, ascending (built when first asked: many rows never are). */
+  get expected(): Int32Array { return (this.expectedCache ??= mergeSorted(this.own, this.pred.expected)); }
+
+  /** Shares lexer start states between rows expecting the same terminals (cheap to build). */
+  get expectKey(): string { return (this.expectKeyCache ??= `${this.pred.id}:${this.own.join(',')}`); }
 
   /** Whether some item expects terminal `t` next. */
   expects(t: number): boolean { return findSym(this.next.syms, t) >= 0 || findSym(this.pred.next.syms, t) >= 0; }
