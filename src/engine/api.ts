@@ -36,6 +36,8 @@ export interface SamplingOptions {
   stop: string[];
 }
 
+export type PromptLayoutMode = 'auto' | 'fim' | 'plain';
+
 export interface CompletionOptions extends SamplingOptions {
   grammar: GrammarMode;
   healing: HealingMode;
@@ -43,6 +45,13 @@ export interface CompletionOptions extends SamplingOptions {
   attributes: Record<string, number>;
   /** Upper bound on prompt tokens; the lines nearest the cursor are kept. */
   contextTokens: number;
+  /**
+   * Prompt layout: `fim` (the model's fill-in-the-middle template: the model sees the code after
+   * the cursor), `plain` (left to right: the code after the cursor only constrains where the
+   * completion may end, through the grammar), `auto` (the model card's choice, else `fim` when
+   * the model has FIM tokens).
+   */
+  layout?: PromptLayoutMode;
   /** Cap on consecutive blank lines in a completion (loop guard). */
   maxBlankLines: number;
   /** Cap on identical consecutive non-blank lines (loop guard). */

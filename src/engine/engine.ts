@@ -292,14 +292,21 @@ export class Engine {
     throw new TrellisError(`${name} is too large for completion (${size} bytes > ${MAX_DOCUMENT_BYTES}); split the file or complete in a smaller one`, 'document_too_large');
   }
 
-  private endTokens(): Map<number, StopReason> {
+  private endTokens(fim: boolean): Map<number, StopReason> {
     const l = this.loaded;
     const ends = new Map<number, StopReason>();
-    for (const id of l.eosIds) ends.set(id, l.fim ? 'fim_end' : 'eos');
-    if (l.fim?.end !== undefined) ends.set(l.fim.end, 'fim_end');
+    for (const id of l.eosIds) ends.set(id, fim ? 'fim_end' : 'eos');
+    if (fim && l.fim?.end !== undefined) ends.set(l.fim.end, 'fim_end');
     // Without a FIM template the EOS token ends a file, not a middle.
-    if (!l.fim) for (const id of l.eosIds) ends.set(id, 'eos');
+    if (!fim) for (const id of l.eosIds) ends.set(id, 'eos');
     return ends;
+  }
+
+  /** Whether this request uses the FIM template (see CompletionOptions.layout). */
+  private usesFim(options: CompletionOptions): boolean {
+    const l = this.loaded;
+    const layout = options.layout ?? 'auto';
+    return l.fim !== null && (layout === 'fim' || (layout === 'auto' && l.promptLayout === 'fim'));
   }
 
   private async prepare(req: CompletionRequest, options: CompletionOptions, prefixAll: Uint8Array, suffix: Uint8Array, started: number, signal?: AbortSignal): Promise<Prepared> {
@@ -316,8 +323,12 @@ export class Engine {
     }
     const bosContent = l.tokenizerConfig.add_bos_token === true ? l.tokenizerConfig.bos_token : undefined;
     const bosId = typeof bosContent === 'string' ? tok.specialTokenId(bosContent) : undefined;
-    const prompt = buildPrompt({ tokenizer: tok, fim: l.fim, order: l.fimOrder, bosId }, prefix, suffix, { maxTokens: budget });
-    const ctx: RequestContext = { request: req, options, prefix, suffix, tail, prompt, tokenizer: tok, model: l.model, endTokens: this.endTokens(), signal };
+    const fim = this.usesFim(options);
+    let prompt = buildPrompt({ tokenizer: tok, fim: fim ? l.fim : null, order: l.fimOrder, bosId }, prefix, suffix, { maxTokens: fim ? budget : budget - 1 });
+    // A plain prompt from the start of the file follows the end-of-text token that separates
+    // files in training, unless the tokenizer adds its own BOS.
+    if (!fim && bosId === undefined && prompt.prefixStart === 0 && l.eosIds.length > 0) prompt = { ...prompt, ids: [l.eosIds[0]!, ...prompt.ids] };
+    const ctx: RequestContext = { request: req, options, prefix, suffix, tail, prompt, tokenizer: tok, model: l.model, endTokens: this.endTokens(fim), signal };
     const hasAttrs = Object.values(options.attributes).some((w) => w !== 0);
     if (hasAttrs && !this.plugins.steering) {
       throw new TrellisError('attribute weights need a GeDi discriminator: load the engine with gediDir (CLI: --gedi DIR, default models/trellis-gedi-tiny)', 'bad_request');

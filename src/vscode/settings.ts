@@ -2,8 +2,10 @@
 // engine options, and where the model folder comes from (workspace trust). No `vscode` import:
 // config.ts feeds it from `workspace.getConfiguration`, and unit tests feed it plain objects.
 import * as path from 'node:path';
-import type { CompletionOptions, GrammarMode, HealingMode } from '../engine/api';
+import type { CompletionOptions, GrammarMode, HealingMode, PromptLayoutMode } from '../engine/api';
 import { GRAMMAR_MODES, HEALING_MODES, LIMITS } from '../protocol/webview';
+
+const PROMPT_LAYOUTS: readonly PromptLayoutMode[] = ['auto', 'fim', 'plain'];
 
 export interface TrellisSettings {
   /** Model folder; empty means the bundled default model. */
@@ -17,6 +19,8 @@ export interface TrellisSettings {
   maxTokens: number;
   grammarMode: GrammarMode;
   healingMode: HealingMode;
+  /** Prompt layout: auto (the model card's), fim, plain. */
+  promptLayout: PromptLayoutMode;
   attributes: Record<string, number>;
   infillCandidates: number;
   infillMaxTokens: number;
@@ -37,6 +41,7 @@ export const DEFAULT_SETTINGS: TrellisSettings = {
   maxTokens: 64,
   grammarMode: 'mask',
   healingMode: 'exact',
+  promptLayout: 'auto',
   attributes: {},
   infillCandidates: 3,
   infillMaxTokens: 128,
@@ -82,6 +87,7 @@ export function readSettings(get: (key: keyof TrellisSettings) => unknown): Trel
     maxTokens: num(get('maxTokens'), d.maxTokens, LIMITS.maxTokens.min, LIMITS.maxTokens.max, true),
     grammarMode: oneOf(get('grammarMode'), GRAMMAR_MODES, d.grammarMode),
     healingMode: oneOf(get('healingMode'), HEALING_MODES, d.healingMode),
+    promptLayout: oneOf(get('promptLayout'), PROMPT_LAYOUTS, d.promptLayout),
     attributes: weights(get('attributes')),
     infillCandidates: num(get('infillCandidates'), d.infillCandidates, 1, 8, true),
     infillMaxTokens: num(get('infillMaxTokens'), d.infillMaxTokens, 1, 1024, true),
@@ -105,6 +111,7 @@ export function completionOptions(s: TrellisSettings, kind: 'inline' | 'infill',
     stop: singleLine ? ['\n'] : [],
     grammar: s.grammarMode,
     healing: s.healingMode,
+    layout: s.promptLayout,
     attributes,
     contextTokens: s.contextTokens,
   };

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { CompletionOptions, CompletionResult, GrammarMode, HealingMode } from '../../engine/api';
+import type { CompletionOptions, CompletionResult, GrammarMode, HealingMode, PromptLayoutMode } from '../../engine/api';
 import { UsageError } from '../command';
 
 /**
@@ -53,6 +53,7 @@ export const completionFlags = {
   seed: { type: 'string' },
   grammar: { type: 'string' },
   healing: { type: 'string' },
+  layout: { type: 'string' },
   attr: { type: 'string', multiple: true },
   stop: { type: 'string', multiple: true },
   'context-tokens': { type: 'string' },
@@ -67,6 +68,7 @@ export const completionFlagsUsage = `  --model DIR           model folder (defau
   --seed S              same seed → same text (default 0)
   --grammar MODE        off | mask | aligned (default mask)
   --healing MODE        off | token | exact (default exact)
+  --layout MODE         auto | fim | plain: the prompt (default auto: the model card's choice)
   --attr NAME=W         steer an attribute (GeDi), repeatable, e.g. --attr documented=2
   --gedi DIR            GeDi discriminator folder (default: models/trellis-gedi-tiny, loaded with --attr)
   --stop STRING         stop before this text, repeatable
@@ -105,6 +107,11 @@ export function optionsFromFlags(values: Record<string, string | boolean | strin
   if (h !== undefined) {
     if (!['off', 'token', 'exact'].includes(h)) throw new UsageError(`--healing must be off, token or exact, got '${h}'`);
     o.healing = h as HealingMode;
+  }
+  const lay = s('layout');
+  if (lay !== undefined) {
+    if (!['auto', 'fim', 'plain'].includes(lay)) throw new UsageError(`--layout must be auto, fim or plain, got '${lay}'`);
+    o.layout = lay as PromptLayoutMode;
   }
   const attrs = (values.attr as string[] | undefined) ?? [];
   if (attrs.length) {

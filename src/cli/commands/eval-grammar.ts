@@ -9,7 +9,7 @@
 // web-tree-sitter is used here only to validate results (never to constrain decoding).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CompletionOptions, CompletionResult, GrammarMode } from '../../engine/api';
+import type { CompletionOptions, CompletionResult, GrammarMode, PromptLayoutMode } from '../../engine/api';
 import { Engine, defaultPlugins, type EngineLoadOptions, type EnginePlugins } from '../../engine/engine';
 import type { Matcher } from '../../engine/interfaces';
 import { Xoshiro128 } from '../../engine/decode/rng';
@@ -44,6 +44,8 @@ export interface GrammarEvalOptions {
   /** Skip files larger than this many bytes (the grammar walks the whole prefix per request). */
   maxFileBytes: number;
   healing: CompletionOptions['healing'];
+  /** Prompt layout (default auto: the model card's). */
+  layout?: PromptLayoutMode;
   /** Matcher factory for the grammar plugin when the build's default plugins have none. */
   matcherFor?: (languageId: string, engine: EngineLoadContext) => Matcher | null;
   signal?: AbortSignal;
@@ -263,7 +265,7 @@ export async function runGrammarEval(opts: GrammarEvalOptions): Promise<GrammarE
             suffix: c.suffix,
             languageId: 'python',
             fileName: c.file,
-            options: { grammar: mode, maxTokens: opts.maxTokens, temperature: opts.temperature, topP: opts.topP, seed: opts.seed + c.index, healing: opts.healing },
+            options: { grammar: mode, maxTokens: opts.maxTokens, temperature: opts.temperature, topP: opts.topP, seed: opts.seed + c.index, healing: opts.healing, layout: opts.layout },
           },
           opts.signal,
         );
@@ -543,6 +545,7 @@ Options:
   --temperature T      (default 0.2)
   --top-p P            (default 0.95)
   --healing MODE       off | token | exact (default off: measure the grammar alone)
+  --layout MODE        auto | fim | plain: the prompt (default auto: the model card's choice)
   --max-file-bytes N   skip larger files (default 40000)
   --seed S             (default 0)
   --only LIST          comma-separated cursor indices (draw order, the details' 'index'): run only
@@ -564,6 +567,7 @@ Options:
         temperature: { type: 'string' },
         'top-p': { type: 'string' },
         healing: { type: 'string' },
+        layout: { type: 'string' },
         'max-file-bytes': { type: 'string' },
         seed: { type: 'string' },
         only: { type: 'string' },
@@ -576,7 +580,10 @@ Options:
     for (const m of modes) if (!MODES.includes(m)) throw new UsageError(`--modes: unknown mode '${m}' (off, mask, aligned)`);
     const healing = (values.healing ?? 'off') as CompletionOptions['healing'];
     if (!['off', 'token', 'exact'].includes(healing)) throw new UsageError(`--healing expects off, token or exact, got '${healing}'`);
+    const layout = (values.layout ?? 'auto') as PromptLayoutMode;
+    if (!['auto', 'fim', 'plain'].includes(layout)) throw new UsageError(`--layout expects auto, fim or plain, got '${layout}'`);
     const rep = await runGrammarEval({
+      layout,
       modelDir: values.model ?? defaultModelDir(),
       files: values.file,
       maxFiles: intFlag('files', values.files, 40, 1),

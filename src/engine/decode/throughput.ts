@@ -20,13 +20,13 @@ export interface ThroughputSample {
   cpuMsPerToken: number;
 }
 
-/** Decodes `tokens` greedy tokens after the FIM prompt of (prefix, suffix). */
+/** Decodes `tokens` greedy tokens after the prompt of (prefix, suffix) in the model card's layout. */
 export async function measureDecode(m: LoadedModelFolder, prefix: string, suffix: string, tokens: number): Promise<ThroughputSample> {
   const started = performance.now();
   const ends = [...m.eosIds, ...(m.fim?.end !== undefined ? [m.fim.end] : [])];
   const budget = Math.min(1024, m.geometry.contextLength - tokens - 1);
   const enc = new TextEncoder();
-  const prompt = buildPrompt({ tokenizer: m.tokenizer, fim: m.fim, order: m.fimOrder }, enc.encode(prefix), enc.encode(suffix), { maxTokens: budget });
+  const prompt = buildPrompt({ tokenizer: m.tokenizer, fim: m.promptLayout === 'fim' ? m.fim : null, order: m.fimOrder }, enc.encode(prefix), enc.encode(suffix), { maxTokens: budget });
   const cache = m.model.newCache();
   const [logits] = (await m.model.forward([{ ids: prompt.ids, cache }])) as [Float32Array];
   let cpuAtFirst: NodeJS.CpuUsage | null = null;

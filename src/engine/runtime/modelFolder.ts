@@ -25,6 +25,12 @@ export interface LoadedModelFolder {
   onnxFile: string;
   fim: FimTokens | null;
   fimOrder: FimOrder;
+  /**
+   * The prompt layout the model card asks for (config.json `trellis.prompt_layout`): `plain` for a
+   * model whose FIM training did not take (the default model: see its card), else `fim` when the
+   * model has FIM tokens.
+   */
+  promptLayout: 'fim' | 'plain';
   /** End-of-sequence ids (config eos_token_id and tokenizer_config eos_token). */
   eosIds: number[];
   /** Ids the model must never generate: special tokens that do not end a completion, vocabulary padding. */
@@ -265,6 +271,7 @@ export async function loadModelFolder(dirIn: string, opts: LoadModelFolderOption
     onnxFile,
     fim,
     fimOrder: orderRaw === 'spm' ? 'spm' : 'psm',
+    promptLayout: fim && trellis.prompt_layout !== 'plain' ? 'fim' : 'plain',
     eosIds: [...eosIds],
     bannedIds,
     languages,

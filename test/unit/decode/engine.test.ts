@@ -22,8 +22,8 @@ describe('Engine + decode loop (real model)', function () {
   });
   after(async () => engine?.dispose());
 
-  it('greedy decoding equals argmax over fresh full forward passes', async () => {
-    const r = await engine.complete(req({ temperature: 0, maxTokens: 12, maxBlankLines: 1e9, maxRepeatedLines: 1e9 }));
+  it('greedy decoding equals argmax over fresh full forward passes (FIM layout)', async () => {
+    const r = await engine.complete(req({ temperature: 0, maxTokens: 12, maxBlankLines: 1e9, maxRepeatedLines: 1e9, layout: 'fim' }));
     const m = engine.model;
     const prompt = buildPrompt(
       { tokenizer: m.tokenizer, fim: m.fim, order: m.fimOrder },
@@ -46,6 +46,27 @@ describe('Engine + decode loop (real model)', function () {
     assert.equal(r.stats.generatedTokens, expected.length);
     assert.equal(r.stats.promptTokens, prompt.ids.length);
     assert.equal(r.stopReason, expected.length === 12 ? 'max_tokens' : 'fim_end');
+  });
+
+  it('the default layout is the model card\'s: a plain prompt after end-of-text, greedy = argmax, end-of-text ends the file', async () => {
+    const m = engine.model;
+    assert.equal(m.promptLayout, 'plain');
+    const r = await engine.complete(req({ temperature: 0, maxTokens: 12, maxBlankLines: 1e9, maxRepeatedLines: 1e9 }));
+    const eos = m.eosIds[0]!;
+    const ids = [eos, ...m.tokenizer.encodeBytes(new TextEncoder().encode(PREFIX))];
+    assert.equal(r.stats.promptTokens, ids.length);
+    const expected: number[] = [];
+    const banned = new Set(m.bannedIds);
+    for (let i = 0; i < 12; i++) {
+      const [logits] = await m.model.forward([{ ids, cache: m.model.newCache() }]);
+      let best = -1;
+      for (let t = 0; t < logits!.length; t++) if (!banned.has(t) && (best < 0 || logits![t]! > logits![best]!)) best = t;
+      if (best === eos) break;
+      expected.push(best);
+      ids.push(best);
+    }
+    assert.equal(r.text, new TextDecoder().decode(m.tokenizer.decodeBytes(expected)));
+    assert.equal(r.stopReason, expected.length === 12 ? 'max_tokens' : 'eos');
   });
 
   it('seeded sampling is reproducible; other seeds give other texts', async () => {
