@@ -77,6 +77,11 @@ export interface GrammarSelectorInit {
   /** Lexical state at the end of the prefix (scanLex), for closing what a cut completion left open. */
   closerState?: LexState;
   /**
+   * End at the first line break after a line with content where the completion may end (the
+   * model does not see the code after the cursor, so it would write on into the next lines).
+   */
+  endAtLineBreak?: boolean;
+  /**
    * Grace tokens: when max tokens (or a loop guard) stops a completion at a point where it may
    * not end, the loop decodes up to this many more tokens, ending at the first point where the
    * suffix check passes (graceTokens). Default: maxTokens / 2, within [8, 64]; 0 disables.
@@ -120,6 +125,9 @@ abstract class GrammarSelectorBase implements TokenSelector {
   private endMemo = { step: -1, ok: false };
   private readonly maxTrimChecks: number;
   private readonly endPressureAt: number;
+  private readonly endAtLineBreak: boolean;
+  /** For endAtLineBreak: 0 no content on this line yet, 1 content, 2 a line with content ended (blank since). */
+  private lineState = 0;
   private readonly closerState: LexState | null;
   private readonly graceOption: number | undefined;
   /** Decoding past max tokens (or after a loop guard), looking for an allowed end. */
@@ -133,6 +141,7 @@ abstract class GrammarSelectorBase implements TokenSelector {
     this.tokenizer = init.tokenizer;
     this.maxTrimChecks = init.maxTrimChecks ?? 64;
     this.endPressureAt = init.endPressureAt ?? 1;
+    this.endAtLineBreak = init.endAtLineBreak ?? false;
     this.closerState = init.closerState ?? null;
     this.graceOption = init.graceTokens;
     this.history.push({ snap: this.matcher.snapshot(), bytes: 0 });
@@ -147,7 +156,9 @@ abstract class GrammarSelectorBase implements TokenSelector {
   protected begin(ctx: SelectContext): number {
     if (this.forcedBytes < 0) this.forcedBytes = this.bytes;
     const max = ctx.sampling.params.maxTokens;
-    if (this.endPressureAt >= 1 || this.broken || ctx.step < Math.floor(max * this.endPressureAt)) return -1;
+    const lineEnd = this.endAtLineBreak && this.lineState === 2;
+    if (!lineEnd && (this.endPressureAt >= 1 || this.broken || ctx.step < Math.floor(max * this.endPressureAt))) return -1;
+    if (this.broken) return -1;
     let best = -1;
     for (const e of ctx.endTokens) if (e < ctx.scores.length && ctx.scores[e]! > -Infinity && (best < 0 || ctx.scores[e]! > ctx.scores[best]!)) best = e;
     return best >= 0 && this.endOk(ctx) ? best : -1;
@@ -349,7 +360,13 @@ abstract class GrammarSelectorBase implements TokenSelector {
       this.settle();
       if (!this.broken && !this.matcher.consume(token)) this.broken = true;
     }
-    this.bytes += this.tokenizer.tokenBytes(token).length;
+    const tb = this.tokenizer.tokenBytes(token);
+    this.bytes += tb.length;
+    if (this.endAtLineBreak && this.forcedBytes >= 0) {
+      for (const b of tb) {
+        if (b === 0x0a) { if (this.lineState === 1) this.lineState = 2; } else if (b !== 0x20 && b !== 0x09 && b !== 0x0d) this.lineState = 1;
+      }
+    }
     this.history.push({ snap: this.matcher.snapshot(), bytes: this.bytes });
     this.tokens.push(token);
     this.committed(token);

@@ -31,6 +31,8 @@ export interface GrammarSessionInit {
   maxWhitespaceTokens?: number;
   /** See GrammarSelectorInit.endPressureAt (default DEFAULT_END_PRESSURE). */
   endPressureAt?: number;
+  /** See GrammarSelectorInit.endAtLineBreak (the engine sets it for left-to-right prompts). */
+  endAtLineBreak?: boolean;
 }
 
 /** Editor default: in the last quarter of the token budget, end as soon as the grammar allows. */
@@ -78,7 +80,7 @@ export class GrammarSession {
     if (!this.active || !this.matcher) throw new Error('GrammarSession.newSelector on an inactive session');
     this.matcher.restore(this.atPrefix);
     const base = { matcher: this.matcher, plan: this.plan, tokenizer: this.init.tokenizer, endPressureAt: this.init.endPressureAt ?? DEFAULT_END_PRESSURE,
-      closerState: this.lex,
+      closerState: this.lex, endAtLineBreak: this.init.endAtLineBreak,
     };
     if (this.init.mode === 'aligned') {
       // Without a store the trie still serves the candidates of this request.
@@ -115,7 +117,7 @@ export interface GrammarRequest {
   readonly prefix: Uint8Array;
   readonly suffix: Uint8Array;
   readonly tail: Uint8Array;
-  readonly prompt: { readonly ids: readonly number[] };
+  readonly prompt: { readonly ids: readonly number[]; readonly layout?: string };
   readonly tokenizer: TokenizerLike;
 }
 
@@ -139,6 +141,8 @@ export function grammarPlugin(matcherFor: (languageId: string) => Matcher | null
       prefix: ctx.prefix,
       suffix: ctx.suffix,
       store,
+      // a left-to-right prompt does not show the model the code after the cursor
+      endAtLineBreak: ctx.prompt.layout === 'plain',
       keyParts: {
         promptIds: ctx.prompt.ids,
         extra: JSON.stringify([ctx.request.languageId, o.temperature, o.topP, o.topK, o.attributes, Array.from(ctx.tail)]),
