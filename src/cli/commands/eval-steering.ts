@@ -206,7 +206,10 @@ async function baseLogLik(engine: Engine, prompt: Prompt, suffix: string, comple
   if (ids.length === 0) return { sum: 0, tokens: 0 };
   const room = Math.min(contextTokens, l.geometry.contextLength - ids.length - 1);
   if (room < 8) return { sum: 0, tokens: 0 };
-  const p = buildPrompt({ tokenizer: tok, fim: l.fim, order: l.fimOrder }, utf8Encode(prompt.prefix), utf8Encode(suffix), { maxTokens: room });
+  const fim = l.promptLayout === 'fim' ? l.fim : null;
+  const built = buildPrompt({ tokenizer: tok, fim, order: l.fimOrder }, utf8Encode(prompt.prefix), utf8Encode(suffix), { maxTokens: room - 1 });
+  // as the engine prompts (Engine.prepare): a plain prompt from the file start follows end-of-text
+  const p = !fim && built.prefixStart === 0 && l.eosIds.length > 0 ? { ...built, ids: [l.eosIds[0]!, ...built.ids] } : built;
   const cache = l.model.newCache();
   try {
     const [all] = await l.model.forward([{ ids: [...p.ids, ...ids], cache }], { allPositions: true });
