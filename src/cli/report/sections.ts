@@ -236,6 +236,11 @@ export function readmeTable(res: Results): string {
     }
   });
   guard(() => {
+    // code masks at the large vocabulary, whole files teacher-forced (bench-mask --mode whole)
+    const ms = (part<MaskBenchRow[]>(b, 'masks').data ?? []).filter((r) => r.vocabulary === 'llama3');
+    if (ms.length) rows.push([`Code mask µs p50 / p99, llama3 vocabulary (${ms.map((r) => r.language).join(' · ')})`, ms.map((r) => `${r.maskUs.p50} / ${r.maskUs.p99}`).join(' · '), '—', `memo + core hits ${ms.map((r) => `${Math.round(100 * (r.memoHitRate + (r.coreHitRate ?? 0)))}%`).join(' · ')}`]);
+  });
+  guard(() => {
     const tk = part<TokenizerBenchResult>(b, 'tokenizer').data;
     for (const r of tk?.rows ?? []) rows.push([`Tokenizer encode MB/s, ${r.tokenizer}`, String(r.warmMBps.ours), `@huggingface/tokenizers ${r.warmMBps.reference}`, `${r.ratio}×${r.identicalIds ? ', identical ids' : ', ids DIFFER'}`]);
   });
