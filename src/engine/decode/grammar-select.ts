@@ -490,7 +490,8 @@ abstract class GrammarSelectorBase implements TokenSelector {
     // Situations met (see above), with the fewest lexemes they were met after.
     const situations = new Map<string, number>();
     const situation = (lex: LexState | null, examples: Uint8Array[]) => {
-      let key = lex ? closerOf(lex) : '';
+      // inside a comment the same examples mean something else (they extend the comment)
+      let key = lex ? `${lex.comment ? '#' : ''}${lex.escape ? '\\' : ''}${closerOf(lex)}` : '';
       for (const e of examples) key += `,${exampleId(e)}`;
       return key;
     };

@@ -48,6 +48,23 @@ describe('grammar modes: deriving an ending (real Python grammar)', () => {
     }
   });
 
+  it('drops a comment the model wrote where a name must come, and derives the name from the start', () => {
+    // `import |sys` and the model wrote a comment: nothing in the comment can end the import, so
+    // the search must go on to the start of the completion, whose situation (a name is expected,
+    // no comment open) only looks like the comment's if the comment is not part of the key.
+    const prefix = 'import ';
+    const suffix = '\nimport importlib\n';
+    const completion = ' #  0x000000000000';
+    const sel = selectorAfter(prefix, suffix, completion);
+    const end = sel.trimEnd('max_tokens', enc.encode(completion).length);
+    assert.equal(sel.stats().endRepair, 'derive');
+    assert.ok(typeof end !== 'number');
+    assert.equal(end.keepBytes, 0);
+    const doc = prefix + dec.decode(end.append) + suffix;
+    const m = createMatcher(loadGrammar('python'), undefined, BYTE_TOKENIZER);
+    assert.ok(m.consumeBytes(enc.encode(doc)) && m.isAccepting(), `${JSON.stringify(doc)} is no program`);
+  });
+
   it('the examples after a line break include what may start the next statement', () => {
     const m = createMatcher(loadGrammar('python'), undefined, BYTE_TOKENIZER);
     assert.ok(m.consumeBytes(enc.encode('import os\n')));
