@@ -43,6 +43,9 @@ const targets = [
     target: 'node20', external: nodeExternals, banner: { js: '#!/usr/bin/env node' } },
   { entryPoints: ['src/cli/worker.ts'], outfile: 'dist/worker.js', platform: 'node', format: 'cjs',
     target: 'node20', external: nodeExternals },
+  // The model thread (a worker_threads script the engine starts for the GeDi discriminator).
+  { entryPoints: ['src/engine/runtime/model-thread.ts'], outfile: 'dist/model-thread.js', platform: 'node', format: 'cjs',
+    target: 'node20', external: nodeExternals },
   // The sidebar webview: browser code that only knows the protocol.
   { entryPoints: ['src/webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser',
     format: 'iife', target: 'es2022' },

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type { AttributeInfo } from '../api';
 import { TrellisError } from '../api';
 import type { LanguageModel, LogitsProcessor, TokenizerLike } from '../interfaces';
+import { ThreadLanguageModel, modelThreadScript } from '../runtime/threadModel';
 import { loadModelFolder } from '../runtime/modelFolder';
 import { loadTokenizerFile } from '../runtime/tokenizerLoader';
 import { GediProcessor, prefillGedi, type ActiveAttribute, type GediPrefill, type GediSettings } from './gedi';
@@ -69,7 +70,7 @@ export class SteeringModel {
    * Loads `dir`. With `baseTokenizer`, checks that the discriminator shares the base model's
    * vocabulary token for token (GeDi scores the base model's candidates by id).
    */
-  static async load(dir: string, opts: { baseTokenizer?: TokenizerLike; threads?: number; signal?: AbortSignal } = {}): Promise<SteeringModel> {
+  static async load(dir: string, opts: { baseTokenizer?: TokenizerLike; threads?: number; signal?: AbortSignal; ownThread?: boolean } = {}): Promise<SteeringModel> {
     const abs = path.resolve(dir);
     const manifestFile = path.join(abs, MANIFEST_FILE);
     if (!fs.existsSync(manifestFile)) {
@@ -103,6 +104,15 @@ export class SteeringModel {
         codeIds.set(a.name, { pos, neg });
       }
       if (opts.baseTokenizer) checkSameVocabulary(opts.baseTokenizer, tok, path.join(abs, 'tokenizer.json'));
+      // On its own thread (ownThread, default on where the bundled model-thread script exists) the
+      // discriminator's forward pass overlaps the base model's: onnxruntime-node's run() blocks
+      // the thread that calls it. The session checked above is then closed.
+      const script = opts.ownThread === false ? null : modelThreadScript();
+      if (script) {
+        const lm = await ThreadLanguageModel.start(script, { onnxFile: loaded.onnxFile, geometry: loaded.geometry, threads: opts.threads ?? 1 });
+        loaded.model.dispose();
+        return new SteeringModel(abs, manifest, lm, tok, codeIds);
+      }
       return new SteeringModel(abs, manifest, loaded.model, tok, codeIds);
     } catch (e) {
       loaded.model.dispose();
