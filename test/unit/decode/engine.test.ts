@@ -22,6 +22,23 @@ describe('Engine + decode loop (real model)', function () {
   });
   after(async () => engine?.dispose());
 
+  /** Greedy tokens after `prompt` by a fresh full forward pass per token (no cache), until `end`. */
+  async function greedyByFullPasses(prompt: readonly number[], end: number, n: number): Promise<number[]> {
+    const m = engine.model;
+    const ids = [...prompt];
+    const out: number[] = [];
+    const banned = new Set(m.bannedIds);
+    for (let i = 0; i < n; i++) {
+      const [logits] = await m.model.forward([{ ids, cache: m.model.newCache() }]);
+      let best = -1;
+      for (let t = 0; t < logits!.length; t++) if (!banned.has(t) && (best < 0 || logits![t]! > logits![best]!)) best = t;
+      if (best === end) break;
+      out.push(best);
+      ids.push(best);
+    }
+    return out;
+  }
+
   it('greedy decoding equals argmax over fresh full forward passes (FIM layout)', async () => {
     const r = await engine.complete(req({ temperature: 0, maxTokens: 12, maxBlankLines: 1e9, maxRepeatedLines: 1e9, layout: 'fim' }));
     const m = engine.model;
@@ -31,17 +48,7 @@ describe('Engine + decode loop (real model)', function () {
       new TextEncoder().encode(SUFFIX),
       { maxTokens: 1024 },
     );
-    const ids = [...prompt.ids];
-    const expected: number[] = [];
-    const banned = new Set(m.bannedIds);
-    for (let i = 0; i < 12; i++) {
-      const [logits] = await m.model.forward([{ ids, cache: m.model.newCache() }]);
-      let best = -1;
-      for (let t = 0; t < logits!.length; t++) if (!banned.has(t) && (best < 0 || logits![t]! > logits![best]!)) best = t;
-      if (best === m.fim!.end) break;
-      expected.push(best);
-      ids.push(best);
-    }
+    const expected = await greedyByFullPasses(prompt.ids, m.fim!.end!, 12);
     assert.equal(r.text, new TextDecoder().decode(m.tokenizer.decodeBytes(expected)));
     assert.equal(r.stats.generatedTokens, expected.length);
     assert.equal(r.stats.promptTokens, prompt.ids.length);
@@ -55,16 +62,7 @@ describe('Engine + decode loop (real model)', function () {
     const eos = m.eosIds[0]!;
     const ids = [eos, ...m.tokenizer.encodeBytes(new TextEncoder().encode(PREFIX))];
     assert.equal(r.stats.promptTokens, ids.length);
-    const expected: number[] = [];
-    const banned = new Set(m.bannedIds);
-    for (let i = 0; i < 12; i++) {
-      const [logits] = await m.model.forward([{ ids, cache: m.model.newCache() }]);
-      let best = -1;
-      for (let t = 0; t < logits!.length; t++) if (!banned.has(t) && (best < 0 || logits![t]! > logits![best]!)) best = t;
-      if (best === eos) break;
-      expected.push(best);
-      ids.push(best);
-    }
+    const expected = await greedyByFullPasses(ids, eos, 12);
     assert.equal(r.text, new TextDecoder().decode(m.tokenizer.decodeBytes(expected)));
     assert.equal(r.stopReason, expected.length === 12 ? 'max_tokens' : 'eos');
   });
