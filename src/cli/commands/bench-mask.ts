@@ -34,6 +34,11 @@ export interface MaskBenchOptions {
    * positions spread over the files, nothing asked in between (cold caches, the worst case).
    */
   mode?: MaskBenchMode;
+  /**
+   * Untimed masks at the first N tokens of the first file before anything is timed (the XGrammar
+   * comparison warms XGrammar's WASM the same way; default 0).
+   */
+  warmupTokens?: number;
   signal?: AbortSignal;
 }
 
@@ -123,6 +128,11 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
       const maskUs: number[] = [], allowsUs: number[] = [];
       let tokens = 0, rejected = 0, allowedSum = 0, memoHits = 0, coreHits = 0;
       const list = files[language] ?? [];
+      if (opts.warmupTokens && list.length) {
+        const ids = tokenizer.encodeBytes(new Uint8Array(fs.readFileSync(list[0]!).subarray(0, FILE_BYTES))).slice(0, opts.warmupTokens);
+        const m = createMatcher(grammar, undefined, tokenizer);
+        for (const id of ids) { m.computeMask(); if (!m.consume(id)) break; }
+      }
       const perFile = Math.ceil(budget / Math.max(1, list.length));
       for (const f of list) {
         const ids = tokenizer.encodeBytes(new Uint8Array(fs.readFileSync(f).subarray(0, FILE_BYTES)));

@@ -198,7 +198,7 @@ async function compareOn(files: string[], originals: string[], opts: XGrammarBen
       info.dispose();
     }
     log(`bench-xgrammar: ${name}: Trellis mask bench on the same files`);
-    const [mb] = await runMaskBench({ languages: ['json'], tokenizers: [file], masks: budget, mode: 'spread', files: { json: files }, signal: opts.signal });
+    const [mb] = await runMaskBench({ languages: ['json'], tokenizers: [file], masks: budget, mode: 'spread', warmupTokens: 50, files: { json: files }, signal: opts.signal });
     const trellis = mb ? { ...mb, vocabulary: name } : undefined;
     const x = pct(us);
     rows.push({
