@@ -9,7 +9,7 @@ import type { HealResult, PromptTailHealer, StopCheck, TokenSelector } from './d
 import { decode, type DecodeInput, type DecodeOutput } from './decode/loop';
 import { Xoshiro128 } from './decode/rng';
 import { samplingTools } from './decode/sampler';
-import { buildPrompt, type BuiltPrompt } from './prompt/fimPrompt';
+import { buildPrompt, modelPromptSpec, type BuiltPrompt } from './prompt/fimPrompt';
 import { loadModelFolder, type LoadedModelFolder } from './runtime/modelFolder';
 import { loadTokenizerFile } from './runtime/tokenizerLoader';
 import { createHealer } from './healing';
@@ -302,12 +302,7 @@ export class Engine {
     return ends;
   }
 
-  /** Whether this request uses the FIM template (see CompletionOptions.layout). */
-  private usesFim(options: CompletionOptions): boolean {
-    const l = this.loaded;
-    const layout = options.layout ?? 'auto';
-    return l.fim !== null && (layout === 'fim' || (layout === 'auto' && l.promptLayout === 'fim'));
-  }
+
 
   private async prepare(req: CompletionRequest, options: CompletionOptions, prefixAll: Uint8Array, suffix: Uint8Array, started: number, signal?: AbortSignal): Promise<Prepared> {
     const l = this.loaded;
@@ -321,14 +316,9 @@ export class Engine {
     if (budget < 8) {
       throw new TrellisError(`maxTokens ${options.maxTokens} leaves no room for a prompt in the model's context of ${l.geometry.contextLength} tokens; lower maxTokens`, 'bad_request');
     }
-    const bosContent = l.tokenizerConfig.add_bos_token === true ? l.tokenizerConfig.bos_token : undefined;
-    const bosId = typeof bosContent === 'string' ? tok.specialTokenId(bosContent) : undefined;
-    const fim = this.usesFim(options);
-    let prompt = buildPrompt({ tokenizer: tok, fim: fim ? l.fim : null, order: l.fimOrder, bosId }, prefix, suffix, { maxTokens: fim ? budget : budget - 1 });
-    // A plain prompt from the start of the file follows the end-of-text token that separates
-    // files in training, unless the tokenizer adds its own BOS.
-    if (!fim && bosId === undefined && prompt.prefixStart === 0 && l.eosIds.length > 0) prompt = { ...prompt, ids: [l.eosIds[0]!, ...prompt.ids] };
-    const ctx: RequestContext = { request: req, options, prefix, suffix, tail, prompt, tokenizer: tok, model: l.model, endTokens: this.endTokens(fim), signal };
+    const spec = modelPromptSpec(l, options.layout);
+    const prompt = buildPrompt(spec, prefix, suffix, { maxTokens: budget });
+    const ctx: RequestContext = { request: req, options, prefix, suffix, tail, prompt, tokenizer: tok, model: l.model, endTokens: this.endTokens(spec.fim !== null), signal };
     const hasAttrs = Object.values(options.attributes).some((w) => w !== 0);
     if (hasAttrs && !this.plugins.steering) {
       throw new TrellisError('attribute weights need a GeDi discriminator: load the engine with gediDir (CLI: --gedi DIR, default models/trellis-gedi-tiny)', 'bad_request');

@@ -15,7 +15,7 @@ import type { CompletionOptions, CompletionResult } from '../../engine/api';
 import { Engine, defaultPlugins } from '../../engine/engine';
 import { grammarPlugin } from '../../engine/decode/grammar';
 import { createMatcher, loadGrammar } from '../../engine/grammar';
-import { buildPrompt } from '../../engine/prompt/fimPrompt';
+import { buildPrompt, modelPromptSpec } from '../../engine/prompt/fimPrompt';
 import { logSoftmax } from '../../engine/steering/gedi';
 import { completedFunctionText, PythonAttributeLabeller, type LabelledUnit } from '../../engine/steering/labels';
 import { utf8Encode } from '../../engine/text';
@@ -206,10 +206,7 @@ async function baseLogLik(engine: Engine, prompt: Prompt, suffix: string, comple
   if (ids.length === 0) return { sum: 0, tokens: 0 };
   const room = Math.min(contextTokens, l.geometry.contextLength - ids.length - 1);
   if (room < 8) return { sum: 0, tokens: 0 };
-  const fim = l.promptLayout === 'fim' ? l.fim : null;
-  const built = buildPrompt({ tokenizer: tok, fim, order: l.fimOrder }, utf8Encode(prompt.prefix), utf8Encode(suffix), { maxTokens: room - 1 });
-  // as the engine prompts (Engine.prepare): a plain prompt from the file start follows end-of-text
-  const p = !fim && built.prefixStart === 0 && l.eosIds.length > 0 ? { ...built, ids: [l.eosIds[0]!, ...built.ids] } : built;
+  const p = buildPrompt(modelPromptSpec(l), utf8Encode(prompt.prefix), utf8Encode(suffix), { maxTokens: room });
   const cache = l.model.newCache();
   try {
     const [all] = await l.model.forward([{ ids: [...p.ids, ...ids], cache }], { allPositions: true });

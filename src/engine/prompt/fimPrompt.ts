@@ -3,6 +3,7 @@
 // models without FIM tokens; trims both sides to a token budget, keeping the lines nearest the
 // cursor (more prefix than suffix), and reports which byte ranges were kept.
 import type { TokenizerLike } from '../interfaces';
+import type { PromptLayoutMode } from '../api';
 import type { FimTokens } from '../runtime/fim';
 import { utf8CeilBoundary, utf8FloorBoundary } from '../text';
 
@@ -15,6 +16,34 @@ export interface PromptSpec {
   order: 'psm' | 'spm';
   /** Prepended when the tokenizer config asks for a BOS token. */
   bosId?: number;
+  /**
+   * Plain prompts that keep the file from its start begin with this token: the end-of-text that
+   * separated files in training (one token of the budget is kept for it).
+   */
+  fileStart?: number;
+}
+
+/** What modelPromptSpec reads of a loaded model folder (runtime/modelFolder.ts). */
+export interface PromptModel {
+  tokenizer: TokenizerLike;
+  fim: FimTokens | null;
+  fimOrder: 'psm' | 'spm';
+  promptLayout: 'fim' | 'plain';
+  eosIds: readonly number[];
+  tokenizerConfig: Record<string, unknown>;
+}
+
+/**
+ * How a model is prompted for a request: its FIM template when it has one and the layout (the
+ * request's, else the model card's) is FIM; else left to right, after the tokenizer's BOS when its
+ * config asks for one, else after end-of-text at the start of a file.
+ */
+export function modelPromptSpec(m: PromptModel, layout: PromptLayoutMode = 'auto'): PromptSpec {
+  const fim = m.fim !== null && (layout === 'fim' || (layout === 'auto' && m.promptLayout === 'fim')) ? m.fim : null;
+  const bosContent = m.tokenizerConfig.add_bos_token === true ? m.tokenizerConfig.bos_token : undefined;
+  const bosId = typeof bosContent === 'string' ? m.tokenizer.specialTokenId(bosContent) : undefined;
+  const fileStart = !fim && bosId === undefined ? m.eosIds[0] : undefined;
+  return { tokenizer: m.tokenizer, fim, order: m.fimOrder, bosId, fileStart };
 }
 
 export interface BuiltPrompt {
@@ -126,10 +155,12 @@ export function buildPrompt(spec: PromptSpec, prefix: Uint8Array, suffix: Uint8A
   const { tokenizer: tok, fim } = spec;
   const bos = spec.bosId !== undefined ? [spec.bosId] : [];
   if (!fim) {
-    const avail = Math.max(0, budget.maxTokens - bos.length);
+    const sep = spec.fileStart !== undefined ? 1 : 0;
+    const avail = Math.max(0, budget.maxTokens - bos.length - sep);
     const p = keepTail(tok, prefix, avail);
-    const ids = [...bos, ...tok.encodeBytes(prefix.subarray(p.start))];
-    return { ids, layout: 'plain', prefixStart: p.start, suffixEnd: 0, prefixTokens: ids.length - bos.length, suffixTokens: 0 };
+    const head = sep && p.start === 0 ? [...bos, spec.fileStart!] : bos;
+    const ids = [...head, ...tok.encodeBytes(prefix.subarray(p.start))];
+    return { ids, layout: 'plain', prefixStart: p.start, suffixEnd: 0, prefixTokens: ids.length - head.length, suffixTokens: 0 };
   }
   const avail = Math.max(0, budget.maxTokens - bos.length - 3);
   const share = budget.prefixShare ?? 0.75;

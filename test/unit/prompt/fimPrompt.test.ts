@@ -132,4 +132,16 @@ describe('prompt: plain left-to-right (Llama-3 vocabulary, no FIM)', () => {
     assert.deepEqual(p.ids, tok.encodeBytes(enc(text).subarray(p.prefixStart)));
     assert.equal(p.suffixEnd, 0);
   });
+
+  it('starts with the file separator only when it keeps the file from its start, within the budget', () => {
+    const tok = llama3();
+    const short = 'import os\nx = 1\n';
+    const whole = buildPrompt({ tokenizer: tok, fim: null, order: 'psm', fileStart: 7 }, enc(short), enc(''), { maxTokens: 120 });
+    assert.deepEqual(whole.ids, [7, ...tok.encodeBytes(enc(short))]);
+    assert.equal(whole.prefixStart, 0);
+    assert.equal(whole.prefixTokens, whole.ids.length - 1);
+    const cut = buildPrompt({ tokenizer: tok, fim: null, order: 'psm', fileStart: 7 }, enc(realPython()), enc(''), { maxTokens: 120 });
+    assert.ok(cut.prefixStart > 0 && cut.ids.length <= 119, `${cut.ids.length} tokens from ${cut.prefixStart}`);
+    assert.notEqual(cut.ids[0], 7);
+  });
 });
