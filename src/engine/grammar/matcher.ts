@@ -4,7 +4,7 @@
 import type { Matcher, MatcherSnapshot, TokenizerLike } from '../interfaces';
 import type { CompiledGrammar } from './types';
 import type { Row } from './earley';
-import { GrammarRuntime, runtimeOf, type State, type RunSlot, type RunObj, type ByteList, type MaskEntry, type MaskCache, type Fallback } from './runtime';
+import { GrammarRuntime, runtimeOf, type State, type RunSlot, type RunObj, type ByteList, type MaskEntry, type MaskCache, type Fallback, type Boundary } from './runtime';
 import { FlatTrie, flatTrieOf } from './vocab-trie';
 import { nextExamplesPastRuns } from './examples';
 
@@ -91,8 +91,7 @@ export class GrammarMatcher implements Matcher {
       rec.bits = bits;
       this.rt.memoize('C' + ck.key, rec, words + 4 * (rec.taint.size + rec.via.size));
     } else {
-      mask = new Uint32Array(words);
-      this.walk(0, S, mask);
+      mask = this.exactMask();
     }
     this.rt.memoize(key, mask.slice(), words);
     return mask;
@@ -133,7 +132,7 @@ export class GrammarMatcher implements Matcher {
    * the key holds; `ended`: the lexeme's end (see ReadTracker.trusted). Null when that does not
    * determine a walk (a pending fallback, runs begun at older rows).
    */
-  private coreKey(S: State): { key: string; rows: Row[]; ended: object | null } | null {
+  private coreKey(S: State): { key: string; rows: Row[]; ended: Boundary | null } | null {
     if (S.fb) return null;
     const R = S.row;
     if (S.runs) for (const r of S.runs) if (r.row !== R) return null;

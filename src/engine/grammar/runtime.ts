@@ -115,7 +115,7 @@ export interface ReadTracker {
    * The end of the lexeme in progress at the start, whose row the key holds (coreKey): its scan
    * read the history, but its result is keyed, so it taints nothing.
    */
-  readonly trusted: object | null;
+  readonly trusted: Boundary | null;
 }
 
 export class GrammarRuntime {
@@ -181,6 +181,11 @@ export class GrammarRuntime {
   }
   /** Set by a mask walk that records the rows it reads; null otherwise. */
   track: ReadTracker | null = null;
+
+  /** A walk's record of a lexeme end it used (cached or new); the key's own end is trusted. */
+  private noteBoundary(b: Boundary | null): void {
+    if (this.track && b?.reads && b !== this.track.trusted) this.noteReads(b.reads, b.row);
+  }
 
   private noteReads(reads: readonly Row[], produced: Row | null): void {
     const tr = this.track!;
@@ -494,7 +499,7 @@ export class GrammarRuntime {
     const lkey = alsoTerminal < 0 ? lex : `X${lex}:${alsoTerminal}`;
     const cached = this.fwdGet(row, lkey) as Boundary | null | undefined;
     if (cached !== undefined) {
-      if (this.track && cached?.reads && cached !== this.track.trusted) this.noteReads(cached.reads, cached.row);
+      this.noteBoundary(cached);
       return cached;
     }
     const acc = this.lexer.accepts(lex);
@@ -536,7 +541,7 @@ export class GrammarRuntime {
     }
     if (!result && extra) result = sepOnly ? { row, start: this.startState(row, true), sep: true } : { row, start: this.startState(row, true) };
     this.fwdSet(row, lkey, result);
-    if (this.track && result?.reads && result !== this.track.trusted) this.noteReads(result.reads, result.row);
+    this.noteBoundary(result);
     return result;
   }
 
