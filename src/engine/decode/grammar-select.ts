@@ -156,9 +156,9 @@ abstract class GrammarSelectorBase implements TokenSelector {
   protected begin(ctx: SelectContext): number {
     if (this.forcedBytes < 0) this.forcedBytes = this.bytes;
     const max = ctx.sampling.params.maxTokens;
-    const lineEnd = this.endAtLineBreak && this.lineState === 2;
-    if (!lineEnd && (this.endPressureAt >= 1 || this.broken || ctx.step < Math.floor(max * this.endPressureAt))) return -1;
     if (this.broken) return -1;
+    const lineEnd = this.endAtLineBreak && this.lineState === 2;
+    if (!lineEnd && (this.endPressureAt >= 1 || ctx.step < Math.floor(max * this.endPressureAt))) return -1;
     let best = -1;
     for (const e of ctx.endTokens) if (e < ctx.scores.length && ctx.scores[e]! > -Infinity && (best < 0 || ctx.scores[e]! > ctx.scores[best]!)) best = e;
     return best >= 0 && this.endOk(ctx) ? best : -1;
