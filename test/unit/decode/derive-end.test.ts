@@ -23,6 +23,21 @@ function selectorAfter(prefix: string, suffix: string, completion: string) {
   return sel;
 }
 
+/**
+ * Trims `completion` (cut at max tokens after `prefix`, before `suffix`) and asserts that it was
+ * ended by a derived ending that makes the file a program; returns the file.
+ */
+function derivedProgram(prefix: string, suffix: string, completion: string): { doc: string; keepBytes: number } {
+  const sel = selectorAfter(prefix, suffix, completion);
+  const end = sel.trimEnd('max_tokens', enc.encode(completion).length);
+  assert.equal(sel.stats().endRepair, 'derive');
+  assert.ok(typeof end !== 'number');
+  const doc = prefix + completion.slice(0, end.keepBytes) + dec.decode(end.append) + suffix;
+  const m = createMatcher(loadGrammar('python'), undefined, BYTE_TOKENIZER);
+  assert.ok(m.consumeBytes(enc.encode(doc)) && m.isAccepting(), `${JSON.stringify(doc)} is no program`);
+  return { doc, keepBytes: end.keepBytes };
+}
+
 describe('grammar modes: deriving an ending (real Python grammar)', () => {
   it('reaches a new block header past a line break when the suffix continues its arguments', async () => {
     // The cursor ends an import; the suffix goes on with the arguments of a header (`y=1):` and
@@ -31,15 +46,7 @@ describe('grammar modes: deriving an ending (real Python grammar)', () => {
     // follows `import os` (`.`, `,`, `as`): the statement starters are seen only past the run.
     const prefix = 'import os\n\nx = 1\nimport os';
     const suffix = '\n        y=1):\n    """Doc."""\n    return y\n';
-    const completion = ' as o';
-    const sel = selectorAfter(prefix, suffix, completion);
-    const end = sel.trimEnd('max_tokens', enc.encode(completion).length);
-    assert.equal(sel.stats().endRepair, 'derive');
-    assert.ok(typeof end !== 'number');
-    const kept = completion.slice(0, end.keepBytes);
-    const doc = prefix + kept + dec.decode(end.append) + suffix;
-    const m = createMatcher(loadGrammar('python'), undefined, BYTE_TOKENIZER);
-    assert.ok(m.consumeBytes(enc.encode(doc)) && m.isAccepting(), `${JSON.stringify(doc)} is no program`);
+    const { doc } = derivedProgram(prefix, suffix, ' as o');
     const parser = await pythonParser();
     try {
       assert.equal(errorCount(parser, doc), 0, `tree-sitter: ${JSON.stringify(doc)}`);
@@ -54,15 +61,7 @@ describe('grammar modes: deriving an ending (real Python grammar)', () => {
     // no comment open) only looks like the comment's if the comment is not part of the key.
     const prefix = 'import ';
     const suffix = '\nimport importlib\n';
-    const completion = ' #  0x000000000000';
-    const sel = selectorAfter(prefix, suffix, completion);
-    const end = sel.trimEnd('max_tokens', enc.encode(completion).length);
-    assert.equal(sel.stats().endRepair, 'derive');
-    assert.ok(typeof end !== 'number');
-    assert.equal(end.keepBytes, 0);
-    const doc = prefix + dec.decode(end.append) + suffix;
-    const m = createMatcher(loadGrammar('python'), undefined, BYTE_TOKENIZER);
-    assert.ok(m.consumeBytes(enc.encode(doc)) && m.isAccepting(), `${JSON.stringify(doc)} is no program`);
+    assert.equal(derivedProgram(prefix, suffix, ' #  0x000000000000').keepBytes, 0);
   });
 
   it('the examples after a line break include what may start the next statement', () => {
