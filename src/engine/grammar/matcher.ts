@@ -34,7 +34,6 @@ export class GrammarMatcher implements Matcher {
   private readonly rt: GrammarRuntime;
   private readonly trie: FlatTrie;
   readonly stats: MatcherStats = { masks: 0, maskHits: 0, coreHits: 0, nodesVisited: 0 };
-  // Walk stacks, reused between masks.
 
   constructor(readonly grammar: CompiledGrammar, private readonly tokenizer: TokenizerLike) {
     this.rt = runtimeOf(grammar);
