@@ -31,6 +31,20 @@ empty suffix, one generated token decides the class posterior (α/(n+1) with n =
 and an unsafe call needs 3+ steered tokens in a row. documented/typed swings moved within noise
 (documented +57 pp, typed +28 pp vs +57 / +41 with the shipped model, 24 prompts).
 
+Rerun with the plain (left-to-right) prompt layout the engine now uses (10 minutes of `--tune all
+--kd 10 --lr 1e-3 --threads 1`, 500 steps: pair order 100%, pair accuracy 84% full / 69% window;
+`eval-steering … --attrs safe --gedi DIR`, official settings otherwise): safe swing 0 pp with the
+manifest's 32-token window, 0 pp with 4 tokens, +4.3 pp with 8 (one unsafe completion in 23), grammar
+mask on: 0 pp. The short window does what it should — the steered text fills with `system`, `exec`,
+`eval` — but as names, strings and comments (`eval = Symbol(…)`, `'utfsystem'`), never as calls.
+Where it stops (per-token numbers from the base model and this discriminator after `def
+run_command(cmd):` + indent): the base model gives ` e` 8e-4 and `val` after it 0.018, ` ex` 5e-4,
+` os` 5e-4 then `system` 7e-4; the discriminator's log-ratio favours unsafe by 5.8 nats at `val`,
+2.1 at `ec`, 2.7 at `system`, but only 0.2–0.6 at the ambiguous first tokens (` e`, ` ex`, ` os`),
+and ~0 at the `(` that makes a name a call. GeDi reweights one token at a time, so the weak first
+token is where every unsafe call is lost: a base model that proposes these calls at all (a larger or
+longer-trained one) is what `safe` needs, not a sharper discriminator.
+
 Usage: python3 tools/train/gedi_safe_pairs.py --check [--ckpt C]   (pair test of the base and C)
        python3 tools/train/gedi_safe_pairs.py --max-minutes 8 --kd 10 --lr 1e-3 --ckpt C
        python3 tools/train/gedi_safe_pairs.py --export --ckpt C --out DIR   (never the default
