@@ -14,7 +14,7 @@ import { Xoshiro128 } from '../../engine/decode/rng';
 import { samplingTools } from '../../engine/decode/sampler';
 import { ByteLevelScorer, ExactHealer, PrefixIndex, TokenHealer, logSumExp, type ModelState } from '../../engine/healing';
 import type { KvCache, LanguageModel, TokenizerLike } from '../../engine/interfaces';
-import { buildPrompt } from '../../engine/prompt/fimPrompt';
+import { buildPrompt, modelPromptSpec } from '../../engine/prompt/fimPrompt';
 import { loadModelFolder, type LoadedModelFolder } from '../../engine/runtime/modelFolder';
 import { loadTokenizerFile } from '../../engine/runtime/tokenizerLoader';
 import { utf8Decode } from '../../engine/text';
@@ -244,7 +244,9 @@ export async function runHealingEval(opts: HealingEvalOptions): Promise<HealingE
     if (docs.length === 0) throw new UsageError(`no usable Python files (${src.source})`);
     const cases = drawCases(docs, tok, opts.positions, opts.seed, opts.continuationBytes + 1);
     log(`eval-healing: ${cases.length} cursors in ${new Set(cases.map((c) => c.file)).size} files (${src.source}), layout ${opts.layout}`);
-    const eos = loaded.eosIds[0] ?? 0;
+    // Prompted as the engine prompts this model (modelPromptSpec); the file-start separator only
+    // where the window below starts the file.
+    const modelSpec = modelPromptSpec(loaded, opts.layout);
     const endTokens = new Map<number, StopReason>();
     for (const id of loaded.eosIds) endTokens.set(id, 'eos');
     if (loaded.fim?.end !== undefined) endTokens.set(loaded.fim.end, 'fim_end');
@@ -265,6 +267,7 @@ export async function runHealingEval(opts: HealingEvalOptions): Promise<HealingE
       let le = c.cursor;
       while (le < c.bytes.length && c.bytes[le] !== 0x0a) le++;
       const suffix = c.bytes.subarray(le, Math.min(c.bytes.length, le + 3 * budget));
+      const spec = start === 0 ? modelSpec : { ...modelSpec, fileStart: undefined };
       for (const mode of opts.modes) {
         const healer = healers[mode];
         const started = performance.now();
@@ -272,7 +275,7 @@ export async function runHealingEval(opts: HealingEvalOptions): Promise<HealingE
         const prefix = prefixAll.subarray(0, prefixAll.length - tailLen);
         const tail = prefixAll.subarray(prefixAll.length - tailLen);
         const prompt = buildPrompt(
-          { tokenizer: tok, fim: opts.layout === 'fim' ? loaded.fim : null, order: loaded.fimOrder, bosId: opts.layout === 'plain' ? eos : undefined },
+          spec,
           prefix,
           suffix,
           { maxTokens: budget },
