@@ -24,6 +24,14 @@ async function main(): Promise<void> {
         case 'fork': { const c = caches.get(m.from); if (c) caches.set(m.id, c.fork() as OnnxKvCache); break; }
         case 'truncate': caches.get(m.id)?.truncate(m.length); break;
         case 'dispose': caches.get(m.id)?.dispose(); caches.delete(m.id); break;
+        case 'close':
+          // after every earlier message (the queue is in order): release the session, then let
+          // the thread end (nothing else keeps it alive once the port is closed)
+          for (const c of caches.values()) c.dispose();
+          caches.clear();
+          await model.release();
+          port.close();
+          break;
         case 'forward': {
           try {
             const rows = m.rows.map((r) => {

@@ -253,9 +253,14 @@ export class OnnxLanguageModel implements LanguageModel {
   }
 
   dispose(): void {
+    void this.release();
+  }
+
+  /** dispose(), resolved once the session's native resources are freed. */
+  async release(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    void this.session.release();
+    await this.session.release();
   }
 }
 

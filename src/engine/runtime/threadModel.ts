@@ -15,10 +15,17 @@ export type ThreadRequest =
   | { op: 'new'; id: number }
   | { op: 'fork'; id: number; from: number }
   | { op: 'truncate'; id: number; length: number }
-  | { op: 'dispose'; id: number };
+  | { op: 'dispose'; id: number }
+  | { op: 'close' };
 
 /** Answers of the model thread: logits of a forward pass, or its error. */
 export type ThreadReply = { req: number; logits: Float32Array[] } | { req: number; error: string } | { ready: true } | { fatal: string };
+
+/**
+ * How long dispose() lets the thread finish the pass it is in and release its session before it
+ * is terminated: terminating a thread inside onnxruntime's run() can abort the whole process.
+ */
+const CLOSE_GRACE_MS = 5000;
 
 /** What the model thread loads (workerData). */
 export interface ThreadInit { onnxFile: string; geometry: ModelGeometry; threads: number }
@@ -53,9 +60,12 @@ export class ThreadLanguageModel implements LanguageModel {
   private readonly pending = new Map<number, { resolve: (l: Float32Array[]) => void; reject: (e: Error) => void }>();
   private failed: Error | null = null;
   private disposed = false;
+  /** Resolves with the thread's exit code once it has ended (0: it closed itself). */
+  readonly exited: Promise<number>;
 
   private constructor(worker: Worker, geometry: ModelGeometry) {
     this.worker = worker;
+    this.exited = new Promise((resolve) => worker.once('exit', resolve));
     this.vocabSize = geometry.vocabSize;
     this.contextLength = geometry.contextLength;
     worker.on('message', (m: ThreadReply) => {
@@ -131,6 +141,11 @@ export class ThreadLanguageModel implements LanguageModel {
     this.disposed = true;
     for (const p of this.pending.values()) p.reject(new Error('the model was disposed'));
     this.pending.clear();
-    void this.worker.terminate();
+    // The thread ends itself after the messages before this one (a pass still running included)
+    // and its session's release; terminate only one that does not.
+    this.worker.postMessage({ op: 'close' } satisfies ThreadRequest);
+    const timer = setTimeout(() => void this.worker.terminate(), CLOSE_GRACE_MS);
+    timer.unref();
+    void this.exited.then(() => clearTimeout(timer));
   }
 }

@@ -43,4 +43,17 @@ describe('steering: the model thread', function () {
     }
     await assert.rejects(remote.forward([{ ids: [1], cache: remote.newCache() }]));
   });
+
+  it('disposed during a forward pass, lets the pass finish and ends itself (no terminate inside onnxruntime)', async () => {
+    const script = modelThreadScript();
+    assert.ok(script, 'dist/model-thread.js is built (npm run build)');
+    const local = await loadModelFolder(GEDI, { loadTokenizer: loadTokenizerFile, threads: 1 });
+    local.model.dispose();
+    const remote = await ThreadLanguageModel.start(script, { onnxFile: local.onnxFile, geometry: local.geometry, threads: 1 });
+    const pass = remote.forward([{ ids: Array.from({ length: 150 }, (_, i) => 30 + i), cache: remote.newCache() }]);
+    remote.dispose();
+    await assert.rejects(pass, /disposed/);
+    // exit code 0: the thread released its session and closed its port (a terminated one exits with 1)
+    assert.equal(await remote.exited, 0);
+  });
 });
