@@ -66,30 +66,58 @@ export class EarleyTables {
   }
 }
 
+const NO_KEYS = new Float64Array(0);
+
 /** Rows interned per generation before the table starts afresh (bounds the memory rows keep). */
 const ROW_INTERN_LIMIT = 25_000;
 let nextRowId = 1;
 let nextPredId = 1;
 
-/** Items by the symbol after their dot: distinct symbols ascending, item slots per symbol. */
-interface NextIndex { syms: Int32Array; start: Int32Array; items: Int32Array }
+/**
+ * Items by the symbol after their dot: distinct symbols ascending, item slots per symbol. Plain
+ * arrays: rows are built by the hundred per mask, and a typed array costs several allocations.
+ */
+interface NextIndex { syms: number[]; start: number[]; items: number[] }
 
 /** Indexes item positions by the symbol after their dot (items whose dot is at the end are left out). */
 function indexBySymbol(pos: ArrayLike<number>, dot: Int32Array): NextIndex {
   const order: number[] = [];
   for (let i = 0; i < pos.length; i++) if (dot[pos[i]] >= 0) order.push(i);
-  order.sort((a, b) => dot[pos[a]] - dot[pos[b]] || a - b);
+  // by symbol, then slot (no comparator calls: rows are built by the hundred per mask)
+  if (order.length <= 16) {
+    for (let i = 1; i < order.length; i++) {
+      const x = order[i], sx = dot[pos[x]];
+      let j = i - 1;
+      while (j >= 0 && dot[pos[order[j]]] > sx) { order[j + 1] = order[j]; j--; }
+      order[j + 1] = x;
+    }
+  } else if (order.length <= 0xffff && symbolBound(dot) <= 0x8000) {
+    // (symbol, slot) packed in one int, sorted natively
+    const packed = new Int32Array(order.length);
+    for (let i = 0; i < order.length; i++) packed[i] = (dot[pos[order[i]]] << 16) | order[i];
+    packed.sort();
+    for (let i = 0; i < order.length; i++) order[i] = packed[i] & 0xffff;
+  } else order.sort((a, b) => dot[pos[a]] - dot[pos[b]] || a - b);
   const syms: number[] = [], starts: number[] = [];
   for (let k = 0; k < order.length; k++) {
     const sym = dot[pos[order[k]]];
     if (k === 0 || sym !== syms[syms.length - 1]) { syms.push(sym); starts.push(k); }
   }
   starts.push(order.length);
-  return { syms: Int32Array.from(syms), start: Int32Array.from(starts), items: Int32Array.from(order) };
+  return { syms, start: starts, items: order };
+}
+
+const symbolBounds = new WeakMap<Int32Array, number>();
+
+/** One more than the largest symbol in `dot` (computed once per table). */
+function symbolBound(dot: Int32Array): number {
+  let b = symbolBounds.get(dot);
+  if (b === undefined) { b = 0; for (let i = 0; i < dot.length; i++) b = Math.max(b, dot[i] + 1); symbolBounds.set(dot, b); }
+  return b;
 }
 
 /** Binary search of `sym` in ascending `a`; -1 when absent. */
-function findSym(a: Int32Array, sym: number): number {
+function findSym(a: readonly number[], sym: number): number {
   let lo = 0, hi = a.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
@@ -101,7 +129,7 @@ function findSym(a: Int32Array, sym: number): number {
 }
 
 /** Number of terminals among the ascending symbols of an index (terminals sort first). */
-function terminalCount(syms: Int32Array, T: number): number {
+function terminalCount(syms: readonly number[], T: number): number {
   let n = 0;
   while (n < syms.length && syms[n] < T) n++;
   return n;
@@ -144,7 +172,7 @@ export class PredSet {
     }
     this.pos = Int32Array.from(pos.filter((p) => dotSym[p] >= 0));
     this.next = indexBySymbol(this.pos, dotSym);
-    this.expected = this.next.syms.slice(0, terminalCount(this.next.syms, T));
+    this.expected = Int32Array.from(this.next.syms.slice(0, terminalCount(this.next.syms, T)));
     this.hasAccept = hasAccept;
   }
 }
@@ -157,17 +185,17 @@ function predSetOf(seeds: number[], tables: EarleyTables): PredSet {
   return ps;
 }
 
-/** Ascending union of two ascending, duplicate-free arrays. */
-function mergeSorted(a: Int32Array, b: Int32Array): Int32Array {
-  if (a.length === 0) return b;
-  if (b.length === 0) return a;
-  const out = new Int32Array(a.length + b.length);
+/** Ascending union of the first `na` of `a` and all of `b`, both ascending and duplicate-free. */
+function mergeSorted(a: readonly number[], na: number, b: Int32Array): Int32Array {
+  if (na === 0) return b;
+  if (b.length === 0) return Int32Array.from(a.slice(0, na));
+  const out = new Int32Array(na + b.length);
   let i = 0, j = 0, n = 0;
-  while (i < a.length && j < b.length) {
+  while (i < na && j < b.length) {
     const x = a[i], y = b[j];
     if (x < y) { out[n++] = x; i++; } else if (y < x) { out[n++] = y; j++; } else { out[n++] = x; i++; j++; }
   }
-  while (i < a.length) out[n++] = a[i++];
+  while (i < na) out[n++] = a[i++];
   while (j < b.length) out[n++] = b[j++];
   return out.subarray(0, n);
 }
@@ -183,37 +211,58 @@ export class Row {
   /** Unique id (identity of the row as an origin). */
   readonly id = nextRowId++;
   /** Dotted positions of the kernel items (origin: an earlier row). */
-  readonly pos: Int32Array;
+  readonly pos: readonly number[];
   /** Origin row of each kernel item. */
   readonly orig: Row[];
   /** Kernel items by the symbol after their dot. */
   private readonly next: NextIndex;
   /** The predicted items (origin: this row). */
   readonly pred: PredSet;
-  private own: Int32Array;
+  /** How many of `next.syms` are terminals (they sort first). */
+  private readonly ownCount: number;
+  /** The kernel items' keys, ascending (see `close`): the row's identity in the interner. */
+  readonly ikeys: ArrayLike<number>;
   private expectedCache: Int32Array | null = null;
   private expectKeyCache: string | null = null;
   readonly accepting: boolean;
   /** Scan results by key (see Matcher); owned by the matcher layer. */
-  readonly cache = new Map<number | string, unknown>();
+  get cache(): Map<number | string, unknown> { return (this.cacheMap ??= new Map()); }
+  private cacheMap: Map<number | string, unknown> | null = null;
+  /**
+   * Fields the runtime owns, set on most rows (a map each would cost more than the row): the
+   * lexer start states after the row (after a lexeme, after an extra; -2 not known yet), and the
+   * scanner run begun after it for the scanner state asked last (undefined: none asked).
+   */
+  startLex = -2;
+  startLexExtra = -2;
+  runExt: unknown = undefined;
+  run: unknown = undefined;
 
   /** `index`: the lexeme count where the row was first built (informational: rows are shared). */
-  constructor(readonly index: number, pos: number[], orig: Row[], pred: PredSet, tables: EarleyTables, readonly initial = false) {
-    this.pos = Int32Array.from(pos);
+  constructor(readonly index: number, pos: number[], orig: Row[], pred: PredSet, tables: EarleyTables, readonly initial = false, ikeys: ArrayLike<number> = NO_KEYS) {
+    this.pos = pos;
     this.orig = orig;
     this.pred = pred;
+    this.ikeys = ikeys;
     let accepting = initial && pred.hasAccept;
     for (let i = 0; i < pos.length; i++) if (pos[i] === tables.acceptPos && orig[i].initial) accepting = true;
     this.next = indexBySymbol(this.pos, tables.dotSym);
-    this.own = this.next.syms.subarray(0, terminalCount(this.next.syms, tables.T));
+    this.ownCount = terminalCount(this.next.syms, tables.T);
     this.accepting = accepting;
   }
 
   /** Terminals some item expects next, ascending (built when first asked: many rows never are). */
-  get expected(): Int32Array { return (this.expectedCache ??= mergeSorted(this.own, this.pred.expected)); }
+  get expected(): Int32Array { return (this.expectedCache ??= mergeSorted(this.next.syms, this.ownCount, this.pred.expected)); }
 
   /** Shares lexer start states between rows expecting the same terminals (cheap to build). */
-  get expectKey(): string { return (this.expectKeyCache ??= `${this.pred.id}:${this.own.join(',')}`); }
+  get expectKey(): string {
+    if (this.expectKeyCache === null) {
+      let key = `${this.pred.id}:`;
+      for (let i = 0; i < this.ownCount; i++) key += `${this.next.syms[i]},`;
+      this.expectKeyCache = key;
+    }
+    return this.expectKeyCache;
+  }
 
   /** Whether some item expects terminal `t` next. */
   expects(t: number): boolean { return findSym(this.next.syms, t) >= 0 || findSym(this.pred.next.syms, t) >= 0; }
@@ -223,34 +272,116 @@ export class Row {
    * origins to `outOrig` (a predicted item's origin is this row).
    */
   advance(sym: number, outPos: number[], outOrig: Row[]): void {
+    this.advanceAt(sym, outPos, outOrig, outPos.length);
+  }
+
+  /** `advance`, writing from index n on; returns the index after the last item written. */
+  advanceAt(sym: number, outPos: number[], outOrig: Row[], n: number): number {
     let k = findSym(this.next.syms, sym);
     if (k >= 0) {
       const { start, items } = this.next;
-      for (let q = start[k], e = start[k + 1]; q < e; q++) { const j = items[q]; outPos.push(this.pos[j] + 1); outOrig.push(this.orig[j]); }
+      for (let q = start[k], e = start[k + 1]; q < e; q++) { const j = items[q]; outPos[n] = this.pos[j] + 1; outOrig[n] = this.orig[j]; n++; }
     }
     const pn = this.pred.next;
     k = findSym(pn.syms, sym);
     if (k >= 0) {
       const pp = this.pred.pos;
-      for (let q = pn.start[k], e = pn.start[k + 1]; q < e; q++) { outPos.push(pp[pn.items[q]] + 1); outOrig.push(this); }
+      for (let q = pn.start[k], e = pn.start[k + 1]; q < e; q++) { outPos[n] = pp[pn.items[q]] + 1; outOrig[n] = this; n++; }
     }
+    return n;
   }
 }
 
 /** The table of interned rows of one grammar (see Row); starts afresh past its limit. */
 export class RowInterner {
-  private map = new Map<string, Row>();
+  /** Rows by the hash of their kernel keys (`Row.ikeys`), several on a collision. */
+  private map = new Map<number, Row | Row[]>();
+  private count = 0;
+  /** The first row (see initialRow), kept apart: it has no kernel. */
+  initial: Row | null = null;
   /** Bumped at every fresh start (runtime caches keyed by generation may drop their entries). */
   generation = 0;
   hits = 0;
   misses = 0;
-  get size(): number { return this.map.size; }
-  reset(): void { this.map = new Map(); this.generation++; }
-  get(key: string): Row | undefined { return this.map.get(key); }
-  set(key: string, row: Row): void {
-    if (this.map.size >= ROW_INTERN_LIMIT) this.reset();
-    this.map.set(key, row);
+  get size(): number { return this.count; }
+  reset(): void { this.map = new Map(); this.count = 0; this.initial = null; this.generation++; }
+
+  /** The interned row whose kernel keys are the first n of `keys` (distinct, any order), of hash `h` (see itemHash). */
+  find(h: number, keys: readonly number[], n: number): Row | undefined {
+    const at = this.map.get(h);
+    if (at === undefined) return undefined;
+    if (!Array.isArray(at)) return sameKeys(at.ikeys, keys, n) ? at : undefined;
+    for (const r of at) if (sameKeys(r.ikeys, keys, n)) return r;
+    return undefined;
   }
+
+  add(h: number, row: Row): void {
+    if (this.count >= ROW_INTERN_LIMIT) this.reset();
+    const at = this.map.get(h);
+    if (at === undefined) this.map.set(h, row);
+    else if (Array.isArray(at)) at.push(row);
+    else this.map.set(h, [at, row]);
+    this.count++;
+  }
+}
+
+/** Whether the first n of distinct keys `b` (any order) are the ascending keys `a`. */
+function sameKeys(a: ArrayLike<number>, b: readonly number[], n: number): boolean {
+  if (a.length !== n) return false;
+  for (let i = 0; i < n; i++) {
+    const k = b[i];
+    let lo = 0, hi = a.length - 1;
+    for (;;) {
+      if (lo > hi) return false;
+      const mid = (lo + hi) >>> 1;
+      if (a[mid] === k) break;
+      if (a[mid] < k) lo = mid + 1; else hi = mid - 1;
+    }
+  }
+  return true;
+}
+
+/** Hash of one item key (below 2^53); a kernel's hash is their sum, so item order does not matter. */
+function itemHash(k: number): number {
+  let h = Math.imul((k >>> 0) ^ 0x5bd1e995, 0x9e3779b1);
+  h = Math.imul(h ^ ((k / 4294967296) >>> 0) ^ (h >>> 15), 0x85ebca77);
+  return h ^ (h >>> 13);
+}
+
+
+// Scratch of `close` (never reentered), filled up to explicit counts (setting an array's length
+// to 0 drops its storage): most closes find their row interned and allocate nothing.
+const cPos: number[] = [], cOrig: Row[] = [], cKeys: number[] = [], cWanted: number[] = [];
+const cAdvPos: number[] = [], cAdvOrig: Row[] = [], cKernel: number[] = [];
+let cN = 0;
+/** The items' keys of one close as an open-addressing set, cleared by bumping the stamp. */
+let seenKeys = new Float64Array(1024);
+let seenStamp = new Int32Array(1024);
+let stamp = 0;
+const ascending = (a: number, b: number) => a - b;
+
+/** Adds item (p, o), key p + P·id, to the scratch unless there. */
+function addItem(p: number, o: Row, P: number): void {
+  const k = p + P * o.id;
+  let mask = seenKeys.length - 1;
+  if (cN * 2 >= mask) {
+    // grow: re-add the items so far
+    seenKeys = new Float64Array(seenKeys.length * 2);
+    seenStamp = new Int32Array(seenKeys.length);
+    mask = seenKeys.length - 1;
+    for (let q = 0; q < cN; q++) {
+      let j = itemHash(cKeys[q]) & mask;
+      while (seenStamp[j] === stamp) j = (j + 1) & mask;
+      seenStamp[j] = stamp; seenKeys[j] = cKeys[q];
+    }
+  }
+  let j = itemHash(k) & mask;
+  while (seenStamp[j] === stamp) {
+    if (seenKeys[j] === k) return;
+    j = (j + 1) & mask;
+  }
+  seenStamp[j] = stamp; seenKeys[j] = k;
+  cKeys[cN] = k; cPos[cN] = p; cOrig[cN] = o; cN++;
 }
 
 /**
@@ -259,63 +390,55 @@ export class RowInterner {
  * expects; interned.
  */
 function close(index: number, seedPos: number[], seedOrig: Row[], tables: EarleyTables, reads: Row[]): Row {
-  const pos: number[] = [];
-  const orig: Row[] = [];
-  const keys: number[] = [];
-  const seen = new Set<number>();
-  const wanted: number[] = [];
   const { dotSym, posRule, ruleLhs, nullable, T } = tables;
   const P = dotSym.length;
-  const add = (p: number, o: Row) => {
-    const k = p + P * o.id;
-    if (seen.has(k)) return;
-    seen.add(k);
-    keys.push(k);
-    pos.push(p);
-    orig.push(o);
-  };
-  for (let i = 0; i < seedPos.length; i++) add(seedPos[i], seedOrig[i]);
-  const advPos: number[] = [], advOrig: Row[] = [];
-  for (let i = 0; i < pos.length; i++) {
-    const p = pos[i];
-    const o = orig[i];
+  cN = 0;
+  if (++stamp === 0x7fffffff) { seenStamp.fill(0); stamp = 1; }
+  let nw = 0;
+  for (let i = 0; i < seedPos.length; i++) addItem(seedPos[i], seedOrig[i], P);
+  for (let i = 0; i < cN; i++) {
+    const p = cPos[i];
+    const o = cOrig[i];
     const s = dotSym[p];
     if (s < 0) {
-      advPos.length = 0; advOrig.length = 0;
       reads.push(o);
-      o.advance(ruleLhs[posRule[p]], advPos, advOrig);
-      for (let q = 0; q < advPos.length; q++) add(advPos[q], advOrig[q]);
+      const na = o.advanceAt(ruleLhs[posRule[p]], cAdvPos, cAdvOrig, 0);
+      for (let q = 0; q < na; q++) addItem(cAdvPos[q], cAdvOrig[q], P);
     } else if (s >= T) {
-      wanted.push(s);
-      if (nullable[s]) add(p + 1, o);
+      cWanted[nw++] = s;
+      if (nullable[s]) addItem(p + 1, o, P);
     }
   }
   // Completed items have done their work (completion ran above); only the accepting one matters
   // later. Dropping them keeps rows free of history: after `x = 1\n` the row no longer remembers
   // where that statement began, so the rows of sibling statements intern to one.
-  const kPos: number[] = [], kOrig: Row[] = [], kKeys: number[] = [];
-  for (let i = 0; i < pos.length; i++) {
-    if (dotSym[pos[i]] < 0 && pos[i] !== tables.acceptPos) continue;
-    kPos.push(pos[i]); kOrig.push(orig[i]); kKeys.push(keys[i]);
+  let n = 0;
+  let h = 0;
+  for (let i = 0; i < cN; i++) {
+    if (dotSym[cPos[i]] < 0 && cPos[i] !== tables.acceptPos) continue;
+    cKernel[n++] = cKeys[i];
+    h = (h + itemHash(cKeys[i])) | 0;
   }
-  const key = kKeys.length === 1 ? `${kKeys[0]}` : Float64Array.from(kKeys).sort().join(',');
-  const interned = tables.rows.get(key);
+  const interned = tables.rows.find(h, cKernel, n);
   if (interned) { tables.rows.hits++; return interned; }
   tables.rows.misses++;
-  const seeds = [...new Set(wanted)].sort((a, b) => a - b);
-  const row = new Row(index, kPos, kOrig, predSetOf(seeds, tables), tables);
-  tables.rows.set(key, row);
+  const kPos: number[] = new Array(n), kOrig: Row[] = new Array(n);
+  for (let i = 0, j = 0; i < cN; i++) {
+    if (dotSym[cPos[i]] < 0 && cPos[i] !== tables.acceptPos) continue;
+    kPos[j] = cPos[i]; kOrig[j] = cOrig[i]; j++;
+  }
+  const seeds = [...new Set(cWanted.slice(0, nw))].sort(ascending);
+  const ikeys = new Float64Array(n);
+  for (let i = 0; i < n; i++) ikeys[i] = cKernel[i];
+  ikeys.sort();
+  const row = new Row(index, kPos, kOrig, predSetOf(seeds, tables), tables, false, ikeys);
+  tables.rows.add(h, row);
   return row;
 }
 
 /** The first row: predictions of the start symbol. */
 export function initialRow(tables: EarleyTables): Row {
-  const key = 'I';
-  const interned = tables.rows.get(key);
-  if (interned) return interned;
-  const row = new Row(0, [], [], predSetOf([tables.grammar.start], tables), tables, true);
-  tables.rows.set(key, row);
-  return row;
+  return (tables.rows.initial ??= new Row(0, [], [], predSetOf([tables.grammar.start], tables), tables, true));
 }
 
 /** The row after scanning any of `terminals` (ascending ids) in `row`, or null if none is expected. */

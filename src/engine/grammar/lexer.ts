@@ -10,12 +10,11 @@ import { denseTable } from './passes/lexemes';
 export const SHADOW = 1;
 /** `step` result: dead, and the lexeme may not end before this byte either. */
 export const SHADOW_DEAD = -3;
+const ACCEPTING = 1, START = 2;
 
 interface LexState {
   /** Triples [terminal, dfaState, flags]. */
   members: Int32Array;
-  /** Next state per byte: -2 not computed yet, -1 dead. */
-  trans: Int32Array;
   /** Terminals (with SHADOW flags) accepting here: pairs [terminal, flags]. */
   accepts: Int32Array;
   /** True for start states (no byte of the lexeme consumed yet). */
@@ -28,6 +27,12 @@ export class CombinedLexer {
   private readonly prec: Int32Array;
   private readonly states: LexState[] = [];
   private readonly ids = new Map<string, number>();
+  /**
+   * Next state of state s on byte b at s·256 + b (-2 not computed yet, -1 dead), and per state
+   * whether it accepts / is a start state: flat, the mask walk steps the lexer at every node.
+   */
+  private trans = new Int32Array(256 * 64).fill(-2);
+  private flags = new Uint8Array(64);
 
   constructor(readonly grammar: CompiledGrammar) {
     for (const t of grammar.terminals) {
@@ -64,7 +69,16 @@ export class CombinedLexer {
     for (let i = 0; i < members.length; i += 3) {
       if (this.accepting[members[i]][members[i + 1]]) acc.push(members[i], members[i + 2]);
     }
-    this.states.push({ members, trans: new Int32Array(256).fill(-2), accepts: Int32Array.from(acc), start });
+    this.states.push({ members, accepts: Int32Array.from(acc), start });
+    if (id >= this.flags.length) {
+      const trans = new Int32Array(this.trans.length * 2).fill(-2);
+      trans.set(this.trans);
+      this.trans = trans;
+      const flags = new Uint8Array(this.flags.length * 2);
+      flags.set(this.flags);
+      this.flags = flags;
+    }
+    this.flags[id] = (acc.length > 0 ? ACCEPTING : 0) | (start ? START : 0);
     this.ids.set(key, id);
     return id;
   }
@@ -74,9 +88,9 @@ export class CombinedLexer {
    * `b`); SHADOW_DEAD when only shadow lexemes continue (the prefix is dead).
    */
   step(s: number, b: number): number {
-    const st = this.states[s];
-    const t = st.trans[b];
+    const t = this.trans[s * 256 + b];
     if (t !== -2) return t;
+    const st = this.states[s];
     // Lexical precedence: once a lexeme of precedence P has matched, lexemes of lower precedence
     // may not continue past it (tree-sitter prefers the higher-precedence shorter match).
     let minPrec = -Infinity;
@@ -99,13 +113,13 @@ export class CombinedLexer {
       // lexeme nor end before this byte, so the prefix is dead (not a lexeme boundary).
       result = real ? this.intern(Int32Array.from(next), false) : SHADOW_DEAD;
     }
-    st.trans[b] = result;
+    this.trans[s * 256 + b] = result;
     return result;
   }
 
-  isStart(s: number): boolean { return this.states[s].start; }
+  isStart(s: number): boolean { return (this.flags[s] & START) !== 0; }
   /** Some lexeme (possibly a shadow) matches exactly here. */
-  isAccepting(s: number): boolean { return this.states[s].accepts.length > 0; }
+  isAccepting(s: number): boolean { return (this.flags[s] & ACCEPTING) !== 0; }
   /** Pairs [terminal, flags] of lexemes that may end in state `s`. */
   accepts(s: number): Int32Array { return this.states[s].accepts; }
   members(s: number): Int32Array { return this.states[s].members; }

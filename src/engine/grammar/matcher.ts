@@ -263,7 +263,9 @@ export class GrammarMatcher implements Matcher {
       if (tr && tr.foreign !== f0) (plain.foreign ??= new Set()).add(key);
       return S2;
     }
-    const prev = this.restoreAt(S, k, this.trie.parent[j], e.lexes[i], e.runs[i], e.fbNodes[i], e.fbLexes[i], e.fbRuns[i]);
+    // right below k the state is S itself (its lexer state, runs and fallback, nothing read since)
+    const p = this.trie.parent[j];
+    const prev = p === k ? S : this.restoreAt(S, k, p, e.lexes[i], e.runs[i], e.fbNodes[i], e.fbLexes[i], e.fbRuns[i]);
     return this.rt.step(prev, byte[j]);
   }
 
@@ -301,14 +303,24 @@ export class GrammarMatcher implements Matcher {
 
   /** Cached walk of node k's subtree from the row-independent part of state S. */
   private entry(S: State, k: number): MaskEntry {
-    let key: number | string = S.lex * this.trie.nodeCount + k;
-    if (S.runs) { key = `${key}`; for (const r of S.runs) key += `:${r.run.id}`; }
     const cache = this.rt.maskCacheFor(this.trie);
-    let e = cache.map.get(key);
+    const key = S.lex * this.trie.nodeCount + k;
+    // with scanner runs, by their ids too (one run: its id, no string to build)
+    let byRuns: Map<number | string, MaskEntry> | undefined;
+    let rkey: number | string = -1;
+    let e: MaskEntry | undefined;
+    if (S.runs) {
+      if (S.runs.length === 1) rkey = S.runs[0].run.id;
+      else { rkey = ''; for (const r of S.runs) rkey += `${r.run.id}:`; }
+      byRuns = cache.withRuns.get(key);
+      e = byRuns?.get(rkey);
+    } else e = cache.map.get(key);
     if (e) return e;
     const { byte, depth, next, tokStart, tokens } = this.trie;
     const lexer = this.rt.lexer;
-    const toks: number[] = [];
+    // (at most every token of the subtree)
+    const toks = new Int32Array(tokStart[next[k]] - tokStart[k]);
+    let nt = 0;
     const nodes: number[] = [], lexes: number[] = [], runsAt: ((number | RunObj)[] | null)[] = [];
     const base = depth[k];
     const lexStack: number[] = [S.lex];
@@ -359,19 +371,23 @@ export class GrammarMatcher implements Matcher {
       lexStack[d] = nl;
       runStack[d] = outId;
       fbStack[d] = nl >= 0 ? fb : -1;
-      for (let q = tokStart[i]; q < tokStart[i + 1]; q++) toks.push(tokens[q]);
+      for (let q = tokStart[i]; q < tokStart[i + 1]; q++) toks[nt++] = tokens[q];
       i++;
     }
-    e = { tokens: Int32Array.from(toks), nodes: Int32Array.from(nodes), lexes: Int32Array.from(lexes), runs: runsAt, fbNodes: Int32Array.from(fbNodes), fbLexes: Int32Array.from(fbLexes), fbRuns };
-    if (toks.length >= BITS_MIN_TOKENS) {
+    e = { tokens: toks.slice(0, nt), nodes: Int32Array.from(nodes), lexes: Int32Array.from(lexes), runs: runsAt, fbNodes: Int32Array.from(fbNodes), fbLexes: Int32Array.from(fbLexes), fbRuns };
+    if (nt >= BITS_MIN_TOKENS) {
       const bits = new Uint32Array((this.trie.vocabSize + 31) >>> 5);
-      for (const t of toks) bits[t >>> 5] |= 1 << (t & 31);
+      for (let q = 0; q < nt; q++) { const t = toks[q]; bits[t >>> 5] |= 1 << (t & 31); }
       e.bits = bits;
       cache.size += bits.length;
     }
-    cache.size += toks.length + nodes.length * 3;
-    if (cache.size > MASK_CACHE_LIMIT) { cache.map.clear(); cache.sets.length = 0; cache.setIds.clear(); cache.size = 0; }
-    cache.map.set(key, e);
+    cache.size += nt + nodes.length * 3;
+    if (cache.size > MASK_CACHE_LIMIT) { cache.map.clear(); cache.withRuns.clear(); cache.sets.length = 0; cache.setIds.clear(); cache.size = 0; byRuns = undefined; }
+    if (!S.runs) cache.map.set(key, e);
+    else {
+      if (!byRuns) cache.withRuns.set(key, (byRuns = new Map()));
+      byRuns.set(rkey, e);
+    }
     return e;
   }
 

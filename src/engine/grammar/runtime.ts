@@ -9,8 +9,14 @@ import { LANGUAGES } from '../../../grammars';
 
 /** Interned persistent scanner state. */
 export interface ExtObj { readonly data: unknown; readonly key: string; readonly id: number }
-/** Interned scanner run with its memoized byte transitions. */
-export interface RunObj { readonly data: unknown; readonly id: number; readonly memo: Map<number, RunObj | VerdictObj | null> }
+/**
+ * Interned scanner run with its memoized byte transitions: in a map while few (most runs see one
+ * or two bytes), then in a 256-entry table (the runs begun at every boundary see every byte).
+ */
+export interface RunObj { readonly data: unknown; readonly id: number; readonly memo: Map<number, RunStepped>; table: (RunStepped | undefined)[] | null }
+type RunStepped = RunObj | VerdictObj | null;
+/** Memoized bytes of a run from which on they go in a table. */
+const RUN_TABLE_AT = 8;
 /** A scanner verdict with the token mapped to its terminal id. */
 export interface VerdictObj { readonly verdict: true; readonly terminal: number; readonly ext: ExtObj; readonly refeed: Uint8Array; readonly refeedRun: boolean }
 
@@ -76,14 +82,23 @@ export interface MaskEntry {
 /** Scanner runs alive at a trie node ([slot index, run] pairs) with memoized byte transitions. */
 export interface RunSet { pairs: (number | RunObj)[]; trans: Int32Array }
 
-/** Per-vocabulary mask cache: entries, interned run sets, and their total size in 32-bit words. */
-export interface MaskCache { map: Map<number | string, MaskEntry>; sets: RunSet[]; setIds: Map<string, number>; size: number }
+/**
+ * Per-vocabulary mask cache: entries by lexer state × node (`withRuns`: then by the runs' ids),
+ * interned run sets, and their total size in 32-bit words.
+ */
+export interface MaskCache { map: Map<number, MaskEntry>; withRuns: Map<number, Map<number | string, MaskEntry>>; sets: RunSet[]; setIds: Map<string, number>; size: number }
 const RUN_INTERN_LIMIT = 100_000;
 /** Words (4 bytes) of memoized masks per grammar runtime: 32 MB (2,000 masks at 128k tokens). */
 const MASK_MEMO_LIMIT = 8_000_000;
 /** Forward results (see `fwd`) kept per grammar runtime. */
 const FORWARD_LIMIT = 120_000;
 const MAX_ZERO_WIDTH = 64;
+/** Run bytes from which on feedList memoizes. */
+const REFEED_MEMO_MIN = 32;
+const REFEED_ANCHOR = 16;
+
+/** A memoized feedList: the state, whether it read foreign rows, under which tracker. */
+interface Fed { S: State | null; foreign: boolean; tr: ReadTracker | null }
 
 /**
  * Result of ending the current lexeme: the parser row after it and the next lexer start state;
@@ -143,7 +158,7 @@ export class GrammarRuntime {
 
   maskCacheFor(trie: object): MaskCache {
     let c = this.maskCaches.get(trie);
-    if (!c) { c = { map: new Map(), sets: [], setIds: new Map(), size: 0 }; this.maskCaches.set(trie, c); }
+    if (!c) { c = { map: new Map(), withRuns: new Map(), sets: [], setIds: new Map(), size: 0 }; this.maskCaches.set(trie, c); }
     return c;
   }
   /**
@@ -167,20 +182,35 @@ export class GrammarRuntime {
   private fwdSize = 0;
   private fwdGeneration = 0;
 
+  /** The last row looked up and its results (a walk asks about one row many times in a row). */
+  private fwdRow: Row | null = null;
+  private fwdRowMap: Map<string | number, unknown> | undefined = undefined;
+
+  private fwdOf(row: Row): Map<string | number, unknown> | undefined {
+    if (this.fwdGeneration !== this.tables.rows.generation) this.fwdReset(this.tables.rows.generation);
+    if (row !== this.fwdRow) { this.fwdRow = row; this.fwdRowMap = this.fwd.get(row.id); }
+    return this.fwdRowMap;
+  }
+
+  private fwdReset(generation: number): void {
+    this.fwd = new Map(); this.fwdSize = 0; this.fwdGeneration = generation; this.fwdRow = null; this.fwdRowMap = undefined;
+  }
+
   private fwdGet(row: Row, key: string | number): unknown {
-    if (this.fwdGeneration !== this.tables.rows.generation) { this.fwd = new Map(); this.fwdSize = 0; this.fwdGeneration = this.tables.rows.generation; }
-    return this.fwd.get(row.id)?.get(key);
+    return this.fwdOf(row)?.get(key);
   }
 
   private fwdSet(row: Row, key: string | number, value: unknown): void {
-    if (this.fwdSize >= FORWARD_LIMIT) { this.fwd = new Map(); this.fwdSize = 0; }
-    let m = this.fwd.get(row.id);
-    if (!m) { m = new Map(); this.fwd.set(row.id, m); }
+    if (this.fwdSize >= FORWARD_LIMIT) this.fwdReset(this.fwdGeneration);
+    let m = this.fwdOf(row);
+    if (!m) { m = new Map(); this.fwd.set(row.id, m); this.fwdRowMap = m; }
     m.set(key, value);
     this.fwdSize++;
   }
   /** Set by a mask walk that records the rows it reads; null otherwise. */
   track: ReadTracker | null = null;
+  /** feedList results by the list node they end at, then by start state and depth. */
+  private readonly fedMemo = new WeakMap<ByteList, Map<string, Fed>>();
 
   /** A walk's record of a lexeme end it used (cached or new); the key's own end is trusted. */
   private noteBoundary(b: Boundary | null): void {
@@ -201,7 +231,8 @@ export class GrammarRuntime {
 
   private runs = new Map<string, RunObj>();
   /** Runs begun, by scanner state id and valid-external set (see beginRun). */
-  private readonly begun = new Map<string, RunObj | null>();
+  private readonly begun = new Map<number, Map<number | string, RunObj | null>>();
+  private begunSize = 0;
   private runIds = 0;
   private readonly initialExt: ExtObj | null;
 
@@ -267,7 +298,7 @@ export class GrammarRuntime {
     let r = this.runs.get(key);
     if (!r) {
       if (this.runs.size > RUN_INTERN_LIMIT) this.runs = new Map(); // old runs stay valid, just unshared
-      r = { data, id: this.runIds++, memo: new Map() };
+      r = { data, id: this.runIds++, memo: new Map(), table: null };
       this.runs.set(key, r);
     }
     return r;
@@ -285,33 +316,45 @@ export class GrammarRuntime {
    */
   private beginRun(row: Row, ext: ExtObj | null): RunObj | null {
     if (!this.hooks || !ext) return null;
-    const key = `B${ext.id}`;
-    const cached = row.cache.get(key) as RunObj | null | undefined;
-    if (cached !== undefined) return cached;
-    let valid = '';
+    if (row.runExt === ext) return row.run as RunObj | null;
+    // the valid set as bits (a string past 30 externals)
     const ex = this.grammar.externals;
-    for (let i = 0; i < ex.length; i++) valid += ex[i] >= 0 && row.expects(ex[i]) ? '1' : '0';
-    const skey = `${ext.id}|${valid}`;
-    let run = this.begun.get(skey);
+    let valid: number | string = ex.length <= 30 ? 0 : '';
+    for (let i = 0; i < ex.length; i++) {
+      const v = ex[i] >= 0 && row.expects(ex[i]);
+      if (typeof valid === 'number') { if (v) valid |= 1 << i; } else valid += v ? '1' : '0';
+    }
+    let begun = this.begun.get(ext.id);
+    if (!begun) this.begun.set(ext.id, (begun = new Map()));
+    let run = begun.get(valid);
     if (run === undefined) {
       const data = this.hooks.begin(ext.data, this.validFn(row));
       run = data === null ? null : this.internRun(data);
-      if (this.begun.size >= RUN_INTERN_LIMIT) this.begun.clear();
-      this.begun.set(skey, run);
+      if (++this.begunSize >= RUN_INTERN_LIMIT) { this.begun.clear(); this.begunSize = 1; this.begun.set(ext.id, (begun = new Map())); }
+      begun.set(valid, run);
     }
-    row.cache.set(key, run);
+    row.runExt = ext;
+    row.run = run;
     return run;
   }
 
 
-  runStep(run: RunObj, b: number): RunObj | VerdictObj | null {
-    const m = run.memo.get(b);
+  runStep(run: RunObj, b: number): RunStepped {
+    const table = run.table;
+    const m = table !== null ? table[b] : run.memo.get(b);
     if (m !== undefined) return m;
     const r = this.hooks!.step(run.data, b);
-    let out: RunObj | VerdictObj | null = null;
+    let out: RunStepped = null;
     if (r && 'run' in r) out = this.internRun(r.run);
     else if (r && 'verdict' in r) out = this.verdictObj(r.verdict);
-    run.memo.set(b, out);
+    if (table !== null) table[b] = out;
+    else if (run.memo.size < RUN_TABLE_AT) run.memo.set(b, out);
+    else {
+      const t = (run.table = new Array<RunStepped | undefined>(256).fill(undefined));
+      for (const [x, y] of run.memo) t[x] = y;
+      t[b] = out;
+      run.memo.clear();
+    }
     return out;
   }
 
@@ -329,7 +372,7 @@ export class GrammarRuntime {
 
   /** Applies a verdict at the run's boundary row: the state after the external token, or null. */
   private afterVerdict(runRow: Row, v: VerdictObj): State | null {
-    const key = `T${v.terminal}`;
+    const key = -1 - v.terminal; // (lexer-state keys are >= 0)
     let done = this.fwdGet(runRow, key) as Scanned | undefined;
     if (done === undefined) { done = { row: scan(runRow, [v.terminal], this.tables), reads: this.tables.lastReads }; this.fwdSet(runRow, key, done); }
     if (this.track) this.noteReads(done.reads, done.row);
@@ -339,43 +382,90 @@ export class GrammarRuntime {
   }
 
   /**
-   * Steps one run slot by byte b, appending survivors to `out`. When this run decides (a verdict
-   * while every older run has failed): the state after its token, or null if the parser cannot
-   * take the token; undefined otherwise.
+   * A verdict of the run begun at `runRow` (having read `bytes`) on byte b, every older run having
+   * failed: the state after its token, or null if the parser cannot take the token.
    */
-  private stepSlot(slot: RunSlot, b: number, out: RunSlot[], depth: number, S?: State): State | null | undefined {
-    const r = this.runStep(slot.run, b);
-    if (r === null) return undefined;
-    if ('verdict' in r) {
-      if (out.length > 0 || depth >= MAX_ZERO_WIDTH) return undefined; // an older run is still deciding
-      // The regex lexer ends a lexeme at the very same place (TypeScript's `?` of an optional
-      // parameter vs the scanner's ternary `?`): tree-sitter's GLR stacks would each lex their
-      // own way, so both readings go into one Earley row.
-      const lexer = this.lexer;
-      if (S && !r.refeedRun && r.refeed.length === 1 && r.refeed[0] === b && S.lex >= 0 && S.row === slot.row &&
-          !lexer.isStart(S.lex) && lexer.isAccepting(S.lex) && lexer.step(S.lex, b) === -1) {
-        const merged = this.endLexeme(S.row, S.lex, r.terminal);
-        if (merged) return this.step(this.boundary(merged.row, merged.start, r.ext), b, depth + 1);
-      }
-      // The scanner has returned a token: tree-sitter takes it even where the parser has no action
-      // for it (an unexpected `_dedent` is an error), it does not fall back to the lexer.
-      const nb = this.afterVerdict(slot.row, r);
-      if (!nb) return null;
-      if (this.track && r.refeedRun) for (let p = slot.bytes; p; p = p.prev) if (this.track.runBytes.has(p)) { this.track.foreign++; break; }
-      return this.feed(nb, refeedBytes(r, slot.bytes), depth + 1);
+  private decide(runRow: Row, bytes: ByteList | null, r: VerdictObj, b: number, depth: number, S?: State): State | null {
+    // The regex lexer ends a lexeme at the very same place (TypeScript's `?` of an optional
+    // parameter vs the scanner's ternary `?`): tree-sitter's GLR stacks would each lex their
+    // own way, so both readings go into one Earley row.
+    const lexer = this.lexer;
+    if (S && !r.refeedRun && r.refeed.length === 1 && r.refeed[0] === b && S.lex >= 0 && S.row === runRow &&
+        !lexer.isStart(S.lex) && lexer.isAccepting(S.lex) && lexer.step(S.lex, b) === -1) {
+      const merged = this.endLexeme(S.row, S.lex, r.terminal);
+      if (merged) return this.step(this.boundary(merged.row, merged.start, r.ext), b, depth + 1);
     }
-    out.push({ run: r, row: slot.row, bytes: { b, prev: slot.bytes } });
-    return undefined;
+    // The scanner has returned a token: tree-sitter takes it even where the parser has no action
+    // for it (an unexpected `_dedent` is an error), it does not fall back to the lexer.
+    const nb = this.afterVerdict(runRow, r);
+    if (!nb) return null;
+    if (this.track && r.refeedRun) for (let p = bytes; p; p = p.prev) if (this.track.runBytes.has(p)) { this.track.foreign++; break; }
+    return this.refeed(nb, r, bytes, depth + 1);
+  }
+
+  /** Feeds what a verdict re-reads: the run's bytes for a zero-width token, then `refeed`. */
+  private refeed(S: State, v: VerdictObj, run: ByteList | null, depth: number): State | null {
+    return this.feed(v.refeedRun && run ? this.feedList(S, run, depth) : S, v.refeed, depth);
+  }
+
+  /**
+   * The state after the bytes of `run`, oldest first, from S (a fresh boundary state: its row and
+   * scanner state determine it). A layout run may have read a whole block of comment lines, and
+   * every zero-width verdict of a mask walk reads it again from one of a few such states: long
+   * lists keep the state reached every REFEED_ANCHOR bytes (their shared prefix is the state's).
+   */
+  private feedList(S: State, run: ByteList, depth: number): State | null {
+    let n = 0;
+    for (let p: ByteList | null = run; p; p = p.prev) n++;
+    const nodes = new Array<ByteList>(n);
+    for (let p: ByteList | null = run, i = n; p; p = p.prev) nodes[--i] = p;
+    let X: State | null = S;
+    if (n < REFEED_MEMO_MIN) {
+      for (let i = 0; i < n && X; i++) X = this.step(X, nodes[i].b, depth);
+      return X;
+    }
+    const key = `${S.row.id}:${S.ext ? S.ext.id : -1}:${depth}`;
+    // a walk that records its reads (see ReadTracker) takes only what it computed itself, and
+    // counts the foreign reads it skips
+    const tr = this.track;
+    const f0 = tr ? tr.foreign : 0;
+    let i = 0;
+    for (let m = n - (n % REFEED_ANCHOR); m > 0; m -= REFEED_ANCHOR) {
+      const hit = this.fedMemo.get(nodes[m - 1])?.get(key);
+      if (hit && (tr === null || hit.tr === tr)) {
+        X = hit.S; i = m;
+        if (tr && hit.foreign) tr.foreign++;
+        break;
+      }
+    }
+    for (; i < n && X; i++) {
+      X = this.step(X, nodes[i].b, depth);
+      if ((i + 1) % REFEED_ANCHOR === 0) {
+        let memo = this.fedMemo.get(nodes[i]);
+        if (!memo) this.fedMemo.set(nodes[i], (memo = new Map()));
+        memo.set(key, { S: X, foreign: tr !== null && tr.foreign !== f0, tr });
+      }
+    }
+    return X;
   }
 
   /** Advances a full state by one byte; null when the prefix is no longer viable. */
   step(S: State, b: number, depth = 0): State | null {
+    // surviving runs, allocated at their exact size (states are many: most steps allocate nothing else)
     let runs: RunSlot[] | null = null;
-    if (S.runs) {
-      runs = [];
-      for (const slot of S.runs) {
-        const won = this.stepSlot(slot, b, runs, depth, S);
-        if (won !== undefined) return won;
+    const old = S.runs;
+    if (old) {
+      for (let i = 0; i < old.length; i++) {
+        const slot = old[i];
+        const r = this.runStep(slot.run, b);
+        if (r === null) continue;
+        if ((r as VerdictObj).verdict) {
+          // an older run still deciding goes first (tree-sitter asks it first)
+          if (runs === null && depth < MAX_ZERO_WIDTH) return this.decide(slot.row, slot.bytes, r as VerdictObj, b, depth, S);
+          continue;
+        }
+        const ns: RunSlot = { run: r as RunObj, row: slot.row, bytes: { b, prev: slot.bytes } };
+        if (runs === null) runs = [ns]; else runs.push(ns);
       }
     }
     let row = S.row;
@@ -398,16 +488,19 @@ export class GrammarRuntime {
           row = bnd.row;
           // tree-sitter calls the scanner again at this boundary: a new run starts with byte b
           const run0 = this.hooks && !bnd.sep ? this.beginRun(bnd.row, S.ext) : null;
-          if (run0) {
-            runs ??= [];
-            const won = this.stepSlot({ run: run0, row: bnd.row, bytes: null }, b, runs, depth);
-            if (won !== undefined) return won;
+          const r = run0 ? this.runStep(run0, b) : null;
+          if (r !== null) {
+            if ((r as VerdictObj).verdict) {
+              if (runs === null && depth < MAX_ZERO_WIDTH) return this.decide(bnd.row, null, r as VerdictObj, b, depth);
+            } else {
+              const ns: RunSlot = { run: r as RunObj, row: bnd.row, bytes: { b, prev: null } };
+              if (runs === null) runs = [ns]; else runs.push(ns);
+            }
           }
           lex = bnd.start >= 0 ? lexer.step(bnd.start, b) : -1;
         }
       }
     }
-    if (runs && runs.length === 0) runs = null;
     if (lex < 0 && !runs) return null;
     return fb ? { row, lex, ext: S.ext, runs, fb } : { row, lex, ext: S.ext, runs };
   }
@@ -418,12 +511,14 @@ export class GrammarRuntime {
     const bnd = this.endLexeme(Sp.row, Sp.lex);
     if (!bnd) return null;
     const run0 = this.hooks && !bnd.sep ? this.beginRun(bnd.row, Sp.ext) : null;
-    const runs: RunSlot[] = [...(Sp.runs ?? NO_RUNS)];
-    if (run0) runs.push({ run: run0, row: bnd.row, bytes: null });
-    let S: State | null = { row: bnd.row, lex: bnd.start, ext: Sp.ext, runs: runs.length ? runs : null };
-    const bytes: number[] = [];
-    for (let p: ByteList | null = fb.bytes; p; p = p.prev) bytes.push(p.b);
-    for (let i = bytes.length - 1; i >= 0 && S; i--) S = this.step(S, bytes[i], depth);
+    let runs = Sp.runs && Sp.runs.length ? Sp.runs : null;
+    if (run0) runs = [...(runs ?? NO_RUNS), { run: run0, row: bnd.row, bytes: null }];
+    let S: State | null = { row: bnd.row, lex: bnd.start, ext: Sp.ext, runs };
+    let n = 0;
+    for (let p: ByteList | null = fb.bytes; p; p = p.prev) n++;
+    const bytes = new Array<number>(n);
+    for (let p: ByteList | null = fb.bytes; p; p = p.prev) bytes[--n] = p.b;
+    for (let i = 0; i < bytes.length && S; i++) S = this.step(S, bytes[i], depth);
     if (S && b !== null) S = this.step(S, b, depth);
     return S;
   }
@@ -441,8 +536,8 @@ export class GrammarRuntime {
       const v = data ? this.verdictObj(data) : null;
       const nb = v ? this.afterVerdict(slot.row, v) : null;
       if (v) {
-        if (!nb) return false; // a token the parser cannot take (see stepSlot)
-        const s2 = this.feed(nb, refeedBytes(v, slot.bytes), depth + 1);
+        if (!nb) return false; // a token the parser cannot take (see decide)
+        const s2 = this.refeed(nb, v, slot.bytes, depth + 1);
         return s2 !== null && this.acceptsState(s2, depth + 1);
       }
     }
@@ -464,17 +559,16 @@ export class GrammarRuntime {
    * one word), and reserved keywords when the word is expected (so `if` is never an identifier).
    */
   startState(row: Row, afterExtra: boolean): number {
-    const key = afterExtra ? -2 : -1;
-    const cached = row.cache.get(key) as number | undefined;
-    if (cached !== undefined) return cached;
+    const cached = afterExtra ? row.startLexExtra : row.startLex;
+    if (cached !== -2) return cached;
     // rows with the same prediction closure and kernel terminals expect the same (cheap key);
     // else the terminals themselves decide
     const fkey = (afterExtra ? '1:' : '0:') + row.expectKey;
     const fast = this.startByExpected.get(fkey);
-    if (fast !== undefined) { row.cache.set(key, fast); return fast; }
+    if (fast !== undefined) return this.setStart(row, afterExtra, fast);
     const ekey = (afterExtra ? '1:' : '0:') + row.expected.join(',');
     const shared = this.startByExpected.get(ekey);
-    if (shared !== undefined) { row.cache.set(key, shared); this.startByExpected.set(fkey, shared); return shared; }
+    if (shared !== undefined) { this.startByExpected.set(fkey, shared); return this.setStart(row, afterExtra, shared); }
     const flags = new Map<number, number>();
     let anyKeyword = false, anyWord = false;
     for (const t of row.expected) {
@@ -488,9 +582,13 @@ export class GrammarRuntime {
     if (anyWord || anyKeyword) for (const k of this.reservedKeywords) if (!flags.has(k)) flags.set(k, SHADOW);
     const terms = [...flags.keys()].sort((a, b) => a - b);
     const s = this.lexer.startState(terms, terms.map((t) => flags.get(t)!));
-    row.cache.set(key, s);
     this.startByExpected.set(ekey, s);
     this.startByExpected.set(fkey, s);
+    return this.setStart(row, afterExtra, s);
+  }
+
+  private setStart(row: Row, afterExtra: boolean, s: number): number {
+    if (afterExtra) row.startLexExtra = s; else row.startLex = s;
     return s;
   }
 
@@ -611,15 +709,6 @@ function shortestMatch(dfa: ByteDfa): Uint8Array | null {
     }
   }
   return null;
-}
-
-function refeedBytes(v: VerdictObj, run: ByteList | null): Uint8Array {
-  if (!v.refeedRun) return v.refeed;
-  const out: number[] = [];
-  for (let p = run; p; p = p.prev) out.push(p.b);
-  out.reverse();
-  for (const b of v.refeed) out.push(b);
-  return Uint8Array.from(out);
 }
 
 const runtimes = new WeakMap<CompiledGrammar, GrammarRuntime>();
