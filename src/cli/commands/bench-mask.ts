@@ -93,7 +93,9 @@ export function defaultBenchFiles(): Record<string, string[]> {
     python: exist(['/usr/lib/python3.11/textwrap.py', '/usr/lib/python3.11/json/decoder.py', '/usr/lib/python3.11/shlex.py']),
     json: exist([findPackageFile('typescript', 'package.json'), findPackageFile('tree-sitter-python', 'package.json'), repoFile('tsconfig.json'), repoFile('package.json')]),
     javascript: exist([findPackageFile('mocha', 'lib/runner.js'), findPackageFile('refa', 'index.js')]).slice(0, 2),
-    typescript: exist([repoFile('src/engine/grammar/lexer.ts'), repoFile('src/engine/grammar/earley.ts')]),
+    // onnxruntime-common ships its TypeScript sources (a dependency of onnxruntime-node): real
+    // code that, unlike this repo's own files, does not change when the engine does
+    typescript: exist([findPackageFile('onnxruntime-common', 'lib/tensor-impl.ts'), findPackageFile('onnxruntime-common', 'lib/inference-session.ts')]),
   };
 }
 
