@@ -69,6 +69,8 @@ export interface MaskBenchRow {
   coreHitRate: number;
   compileMs: number;
   cachedLoadMs: number;
+  /** Mask times per file (one file can dominate: a minified bundle is a new parse state at nearly every token). */
+  byFile: { file: string; maskUs: Percentiles }[];
 }
 
 function pct(xs: number[]): Percentiles {
@@ -76,6 +78,12 @@ function pct(xs: number[]): Percentiles {
   const at = (q: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN);
   const r = (x: number) => Math.round(x * 10) / 10;
   return { n: s.length, p50: r(at(0.5)), p99: r(at(0.99)), max: r(s.length ? s[s.length - 1] : NaN) };
+}
+
+/** A file as `package/path` inside node_modules, else relative to the working directory. */
+function shortName(f: string): string {
+  const at = f.lastIndexOf('node_modules' + path.sep);
+  return at >= 0 ? f.slice(at + 'node_modules'.length + 1) : path.relative(process.cwd(), f) || f;
 }
 
 function repoFile(rel: string): string | undefined {
@@ -136,7 +144,9 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
         for (const id of ids) { m.computeMask(); if (!m.consume(id)) break; }
       }
       const perFile = Math.ceil(budget / Math.max(1, list.length));
+      const byFile: MaskBenchRow['byFile'] = [];
       for (const f of list) {
+        const first = maskUs.length;
         const ids = tokenizer.encodeBytes(new Uint8Array(fs.readFileSync(f).subarray(0, FILE_BYTES)));
         const m = createMatcher(grammar, undefined, tokenizer);
         const mode = opts.mode ?? 'whole';
@@ -163,13 +173,14 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
           if (!m.consume(id)) { rejected++; break; } // (a cut at FILE_BYTES never makes a prefix non-viable)
           tokens++;
         }
+        byFile.push({ file: shortName(f), maskUs: pct(maskUs.slice(first)) });
       }
       rows.push({
         language, vocabulary: tn, vocabSize: tokenizer.vocabSize, files: list.length, tokens, rejected,
         maskUs: pct(maskUs), allowsUs: pct(allowsUs), allowedFraction: Math.round((allowedSum / Math.max(1, maskUs.length)) * 1000) / 1000,
         memoHitRate: Math.round((memoHits / Math.max(1, maskUs.length)) * 1000) / 1000,
         coreHitRate: Math.round((coreHits / Math.max(1, maskUs.length)) * 1000) / 1000,
-        compileMs: Math.round(compileMs), cachedLoadMs: Math.round(cachedLoadMs * 10) / 10,
+        compileMs: Math.round(compileMs), cachedLoadMs: Math.round(cachedLoadMs * 10) / 10, byFile,
       });
     }
   }
@@ -202,6 +213,7 @@ Teacher-forces real files through the grammar matcher and times full masks and a
     console.log('language    vocab    size    tokens rej  mask µs p50/p99/max        allows µs p50/p99/max   allowed  memo hits  core hits  compile ms  cached load ms');
     for (const r of rows) {
       console.log(`${r.language.padEnd(11)} ${r.vocabulary.padEnd(8)} ${String(r.vocabSize).padEnd(7)} ${String(r.tokens).padStart(6)} ${String(r.rejected).padStart(3)}  ${`${r.maskUs.p50}/${r.maskUs.p99}/${r.maskUs.max}`.padEnd(24)} ${`${r.allowsUs.p50}/${r.allowsUs.p99}/${r.allowsUs.max}`.padEnd(22)} ${String(r.allowedFraction).padEnd(8)} ${String(r.memoHitRate).padEnd(10)} ${String(r.coreHitRate).padEnd(10)} ${String(r.compileMs).padEnd(11)} ${r.cachedLoadMs}`);
+      for (const b of r.byFile) console.log(`  ${b.file.padEnd(46)} mask µs ${b.maskUs.p50}/${b.maskUs.p99}/${b.maskUs.max} (${b.maskUs.n})`);
     }
     return 0;
   },
