@@ -61,14 +61,13 @@ export class GrammarMatcher implements Matcher {
    */
   computeMask(): Uint32Array {
     this.stats.masks++;
-    const memo = this.rt.maskMemo;
     const S = this.state;
-    const key = 'M' + this.stateKey(S);
-    const hit = memo.get(key) as Uint32Array | undefined;
+    const key = this.stateKey(S);
+    const hit = this.rt.exactMemo.get(key);
     if (hit) { this.stats.maskHits++; return hit.slice(); }
     const words = (this.trie.vocabSize + 31) >>> 5;
     const ck = this.coreKey(S);
-    const core = ck !== null ? memo.get('C' + ck.key) as CoreMask | undefined : undefined;
+    const core = ck !== null ? this.rt.coreMemo.get(ck.key) as CoreMask | undefined : undefined;
     let mask: Uint32Array;
     if (core) {
       this.stats.coreHits++;
@@ -88,11 +87,11 @@ export class GrammarMatcher implements Matcher {
         for (let q = tokStart[j]; q < tokStart[next[j]]; q++) { const t = tokens[q]; bits[t >>> 5] &= ~(1 << (t & 31)); }
       }
       rec.bits = bits;
-      this.rt.memoize('C' + ck.key, rec, words + 4 * (rec.taint.size + rec.via.size));
+      this.rt.coreMemo.set(ck.key, rec, words + 4 * (rec.taint.size + rec.via.size));
     } else {
       mask = this.exactMask();
     }
-    this.rt.memoize(key, mask.slice(), words);
+    this.rt.exactMemo.set(key, mask.slice(), words);
     return mask;
   }
 

@@ -90,6 +90,40 @@ export interface MaskCache { map: Map<number, MaskEntry>; withRuns: Map<number, 
 const RUN_INTERN_LIMIT = 100_000;
 /** Words (4 bytes) of memoized masks per grammar runtime: 32 MB (2,000 masks at 128k tokens). */
 const MASK_MEMO_LIMIT = 8_000_000;
+/** Of those, words of exact masks (the rest: core masks). */
+const EXACT_MEMO_LIMIT = 2_000_000;
+
+/**
+ * Values by key with their sizes in 32-bit words, least recently used first, bounded by `limit`
+ * words: evicting the oldest, not clearing all, as half the cold walks in minified code were of
+ * cores seen before and dropped by a clear.
+ */
+export class LruMemo<V> {
+  private readonly map = new Map<string, { value: V; words: number }>();
+  private words = 0;
+  constructor(private readonly limit: number) {}
+
+  get(key: string): V | undefined {
+    const e = this.map.get(key);
+    if (!e) return undefined;
+    this.map.delete(key);
+    this.map.set(key, e);
+    return e.value;
+  }
+
+  set(key: string, value: V, words: number): void {
+    const old = this.map.get(key);
+    if (old) { this.map.delete(key); this.words -= old.words; }
+    this.map.set(key, { value, words: words + 16 });
+    this.words += words + 16;
+    for (const [k, e] of this.map) {
+      if (this.words <= this.limit) break;
+      this.map.delete(k);
+      this.words -= e.words;
+    }
+  }
+}
+
 /** Forward results (see `fwd`) kept per grammar runtime. */
 const FORWARD_LIMIT = 120_000;
 const MAX_ZERO_WIDTH = 64;
@@ -162,17 +196,12 @@ export class GrammarRuntime {
     return c;
   }
   /**
-   * Masks and sub-walk token lists by exact state key (interned row id + lexer state + scanner
-   * state; see GrammarMatcher.stateKey), bounded by MASK_MEMO_LIMIT 32-bit words in all.
+   * Masks by exact state key (interned row id + lexer state + scanner state; see
+   * GrammarMatcher.stateKey), and core masks by core key (see GrammarMatcher.coreKey), each
+   * bounded apart so that exact masks, which seldom recur far apart, do not push out cores.
    */
-  readonly maskMemo = new Map<string, Uint32Array | Int32Array | object>();
-  private maskMemoWords = 0;
-
-  memoize(key: string, value: Uint32Array | Int32Array | object, words: number): void {
-    this.maskMemoWords += words + 16;
-    if (this.maskMemoWords > MASK_MEMO_LIMIT) { this.maskMemo.clear(); this.maskMemoWords = words + 16; }
-    this.maskMemo.set(key, value);
-  }
+  readonly exactMemo = new LruMemo<Uint32Array>(EXACT_MEMO_LIMIT);
+  readonly coreMemo = new LruMemo<object>(MASK_MEMO_LIMIT - EXACT_MEMO_LIMIT);
   /**
    * Results that point forward from a row (the row after scanning a lexeme there). They live
    * here, not on the row, so that rows only point back to their origins and the rows of old
