@@ -80,10 +80,12 @@ function pct(xs: number[]): Percentiles {
   return { n: s.length, p50: r(at(0.5)), p99: r(at(0.99)), max: r(s.length ? s[s.length - 1] : NaN) };
 }
 
-/** A file as `package/path` inside node_modules, else relative to the working directory. */
+/** A file as `package/path` inside node_modules, else relative to the working directory when inside it. */
 function shortName(f: string): string {
   const at = f.lastIndexOf('node_modules' + path.sep);
-  return at >= 0 ? f.slice(at + 'node_modules'.length + 1) : path.relative(process.cwd(), f) || f;
+  if (at >= 0) return f.slice(at + 'node_modules'.length + 1);
+  const rel = path.relative(process.cwd(), f);
+  return rel && !rel.startsWith('..') ? rel : f;
 }
 
 function repoFile(rel: string): string | undefined {
