@@ -295,14 +295,11 @@ export class Engine {
   private endTokens(fim: boolean): Map<number, StopReason> {
     const l = this.loaded;
     const ends = new Map<number, StopReason>();
+    // Without a FIM template the EOS token ends a file, not a middle.
     for (const id of l.eosIds) ends.set(id, fim ? 'fim_end' : 'eos');
     if (fim && l.fim?.end !== undefined) ends.set(l.fim.end, 'fim_end');
-    // Without a FIM template the EOS token ends a file, not a middle.
-    if (!fim) for (const id of l.eosIds) ends.set(id, 'eos');
     return ends;
   }
-
-
 
   private async prepare(req: CompletionRequest, options: CompletionOptions, prefixAll: Uint8Array, suffix: Uint8Array, started: number, signal?: AbortSignal): Promise<Prepared> {
     const l = this.loaded;

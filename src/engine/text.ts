@@ -76,6 +76,19 @@ export function utf8Decode(bytes: Uint8Array): string {
   return lossyDecoder.decode(bytes);
 }
 
+const onceDecoder = new TextDecoder();
+const decodedOnce = new WeakMap<Uint8Array, string>();
+
+/**
+ * The text of a byte array handed out again and again (the grammar's next-lexeme examples),
+ * decoded once per array, as `new TextDecoder()` decodes.
+ */
+export function utf8DecodeOnce(bytes: Uint8Array): string {
+  let t = decodedOnce.get(bytes);
+  if (t === undefined) decodedOnce.set(bytes, (t = onceDecoder.decode(bytes)));
+  return t;
+}
+
 /**
  * Number of bytes of the well-formed UTF-8 sequence that starts at `bytes[i]`, or 0 if no
  * well-formed sequence starts there (stray continuation byte, bad lead, overlong form,

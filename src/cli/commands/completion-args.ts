@@ -85,6 +85,12 @@ export function numberFlag(flag: string, v: string | undefined, integer: boolean
   return n;
 }
 
+/** The value of --layout (auto | fim | plain). */
+export function layoutFlag(v: string): PromptLayoutMode {
+  if (!['auto', 'fim', 'plain'].includes(v)) throw new UsageError(`--layout must be auto, fim or plain, got '${v}'`);
+  return v as PromptLayoutMode;
+}
+
 /** CompletionOptions from the parsed flags (only those given; the engine fills the rest). */
 export function optionsFromFlags(values: Record<string, string | boolean | string[] | undefined>): Partial<CompletionOptions> {
   const o: Partial<CompletionOptions> = {};
@@ -109,10 +115,7 @@ export function optionsFromFlags(values: Record<string, string | boolean | strin
     o.healing = h as HealingMode;
   }
   const lay = s('layout');
-  if (lay !== undefined) {
-    if (!['auto', 'fim', 'plain'].includes(lay)) throw new UsageError(`--layout must be auto, fim or plain, got '${lay}'`);
-    o.layout = lay as PromptLayoutMode;
-  }
+  if (lay !== undefined) o.layout = layoutFlag(lay);
   const attrs = (values.attr as string[] | undefined) ?? [];
   if (attrs.length) {
     o.attributes = {};

@@ -21,7 +21,7 @@ import { findPackageFile } from '../../engine/grammar/load';
 import { createMatcher, grammarLanguages, loadGrammar, type CompiledGrammar } from '../../engine/grammar';
 import { type Command, UsageError } from '../command';
 import { defaultHeldOutFiles as defaultFiles } from './eval-healing';
-import { defaultModelDir, intFlag, parseFlags } from './completion-args';
+import { defaultModelDir, intFlag, layoutFlag, parseFlags } from './completion-args';
 
 export interface GrammarEvalOptions {
   modelDir: string;
@@ -580,8 +580,7 @@ Options:
     for (const m of modes) if (!MODES.includes(m)) throw new UsageError(`--modes: unknown mode '${m}' (off, mask, aligned)`);
     const healing = (values.healing ?? 'off') as CompletionOptions['healing'];
     if (!['off', 'token', 'exact'].includes(healing)) throw new UsageError(`--healing expects off, token or exact, got '${healing}'`);
-    const layout = (values.layout ?? 'auto') as PromptLayoutMode;
-    if (!['auto', 'fim', 'plain'].includes(layout)) throw new UsageError(`--layout expects auto, fim or plain, got '${layout}'`);
+    const layout = layoutFlag(values.layout ?? 'auto');
     const rep = await runGrammarEval({
       layout,
       modelDir: values.model ?? defaultModelDir(),

@@ -10,6 +10,7 @@ import type { Matcher, MatcherSnapshot, TokenizerLike } from '../interfaces';
 import type { AsapNode, AsapTrie } from './asap-trie';
 import type { EndRepair, SelectContext, SelectorStats, TokenSelector } from './hooks';
 import { sampleToken } from './sampler';
+import { utf8DecodeOnce } from '../text';
 import { bracketDemand, bracketDistance, closerOf, scanLex, suffixAccepted, type LexState, type SuffixPlan } from './grammar-suffix';
 
 /** Draws `mask` tries after a rejection (each one `allows` check) before computing the full mask. */
@@ -527,7 +528,7 @@ abstract class GrammarSelectorBase implements TokenSelector {
               matcher.restore(node.snap);
               if ((lead && !matcher.consumeBytes(SPACE)) || !matcher.consumeBytes(ex)) continue;
               viable = true;
-              const added = (lead ? ' ' : '') + exampleText(ex);
+              const added = (lead ? ' ' : '') + utf8DecodeOnce(ex);
               const lex = node.lex ? scanLex(added, node.lex) : null;
               const examples = matcher.nextLexemeExamples!();
               if (!fresh(situation(lex, examples), depth + 1)) continue;
@@ -742,7 +743,6 @@ function atLineStart(bytes: Uint8Array): boolean {
 
 const SPACE = Uint8Array.of(0x20);
 const exampleIds = new WeakMap<Uint8Array, number>();
-const exampleTexts = new WeakMap<Uint8Array, string>();
 
 /**
  * A small id per example text (the grammar hands out the same arrays: keys stay short). Arrays
@@ -754,12 +754,6 @@ function exampleId(e: Uint8Array): number {
   return id;
 }
 let nextExampleId = 0;
-
-function exampleText(e: Uint8Array): string {
-  let t = exampleTexts.get(e);
-  if (t === undefined) exampleTexts.set(e, (t = utf8.decode(e)));
-  return t;
-}
 
 /** Letters, digits and `_`: a space between two of them separates lexemes (−1, unknown, counts as one). */
 function isWordByte(b: number): boolean {

@@ -352,7 +352,7 @@ function itemHash(k: number): number {
 // Scratch of `close` (never reentered), filled up to explicit counts (setting an array's length
 // to 0 drops its storage): most closes find their row interned and allocate nothing.
 const cPos: number[] = [], cOrig: Row[] = [], cKeys: number[] = [], cWanted: number[] = [];
-const cAdvPos: number[] = [], cAdvOrig: Row[] = [], cKernel: number[] = [];
+const cAdvPos: number[] = [], cAdvOrig: Row[] = [], cKernel: number[] = [], cKernelAt: number[] = [];
 let cN = 0;
 /** The items' keys of one close as an open-addressing set, cleared by bumping the stamp. */
 let seenKeys = new Float64Array(1024);
@@ -416,6 +416,7 @@ function close(index: number, seedPos: number[], seedOrig: Row[], tables: Earley
   let h = 0;
   for (let i = 0; i < cN; i++) {
     if (dotSym[cPos[i]] < 0 && cPos[i] !== tables.acceptPos) continue;
+    cKernelAt[n] = i;
     cKernel[n++] = cKeys[i];
     h = (h + itemHash(cKeys[i])) | 0;
   }
@@ -423,10 +424,7 @@ function close(index: number, seedPos: number[], seedOrig: Row[], tables: Earley
   if (interned) { tables.rows.hits++; return interned; }
   tables.rows.misses++;
   const kPos: number[] = new Array(n), kOrig: Row[] = new Array(n);
-  for (let i = 0, j = 0; i < cN; i++) {
-    if (dotSym[cPos[i]] < 0 && cPos[i] !== tables.acceptPos) continue;
-    kPos[j] = cPos[i]; kOrig[j] = cOrig[i]; j++;
-  }
+  for (let j = 0; j < n; j++) { kPos[j] = cPos[cKernelAt[j]]; kOrig[j] = cOrig[cKernelAt[j]]; }
   const seeds = [...new Set(cWanted.slice(0, nw))].sort(ascending);
   const ikeys = new Float64Array(n);
   for (let i = 0; i < n; i++) ikeys[i] = cKernel[i];

@@ -3,6 +3,7 @@
 // external scanner run.
 import type { GrammarRuntime, State } from './runtime';
 import type { Row } from './earley';
+import { utf8DecodeOnce } from '../text';
 
 /**
  * GrammarRuntime.nextExamples, plus what a pending scanner run leads to. While a run is pending
@@ -18,7 +19,7 @@ import type { Row } from './earley';
 export function nextExamplesPastRuns(rt: GrammarRuntime, S: State): Uint8Array[] {
   const out = rt.nextExamples(S);
   if (!S.runs || S.runs.length === 0) return out;
-  const have = new Set(out.map(textOf));
+  const have = new Set(out.map(utf8DecodeOnce));
   // The state one byte on, per byte (the step that may end the run is taken once per byte).
   const oneOn = new Map<number, State | null>();
   const stepped = (b: number) => {
@@ -36,7 +37,7 @@ export function nextExamplesPastRuns(rt: GrammarRuntime, S: State): Uint8Array[]
     // What that row expects at a lexeme start (not what continues the lexeme b began).
     const after: State = { row: S2.row, lex: rt.startState(S2.row, false), ext: S2.ext, runs: null };
     for (const e of rt.nextExamples(after)) {
-      const k = textOf(e);
+      const k = utf8DecodeOnce(e);
       if (have.has(k)) continue;
       have.add(k);
       const S1 = stepped(e[0]!);
@@ -53,14 +54,4 @@ function startBytes(rt: GrammarRuntime): Uint8Array {
   let bytes = starts.get(rt);
   if (!bytes) starts.set(rt, (bytes = Uint8Array.from(new Set(rt.nextExamples(rt.newInitialState()).map((e) => e[0]!)))));
   return bytes;
-}
-
-const texts = new WeakMap<Uint8Array, string>();
-const dec = new TextDecoder();
-
-/** An example's text (the runtime hands out the same arrays every time: decoded once). */
-function textOf(e: Uint8Array): string {
-  let t = texts.get(e);
-  if (t === undefined) texts.set(e, (t = dec.decode(e)));
-  return t;
 }

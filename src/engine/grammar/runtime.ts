@@ -444,10 +444,8 @@ export class GrammarRuntime {
    * lists keep the state reached every REFEED_ANCHOR bytes (their shared prefix is the state's).
    */
   private feedList(S: State, run: ByteList, depth: number): State | null {
-    let n = 0;
-    for (let p: ByteList | null = run; p; p = p.prev) n++;
-    const nodes = new Array<ByteList>(n);
-    for (let p: ByteList | null = run, i = n; p; p = p.prev) nodes[--i] = p;
+    const nodes = oldestFirst(run);
+    const n = nodes.length;
     let X: State | null = S;
     if (n < REFEED_MEMO_MIN) {
       for (let i = 0; i < n && X; i++) X = this.step(X, nodes[i].b, depth);
@@ -543,11 +541,8 @@ export class GrammarRuntime {
     let runs = Sp.runs && Sp.runs.length ? Sp.runs : null;
     if (run0) runs = [...(runs ?? NO_RUNS), { run: run0, row: bnd.row, bytes: null }];
     let S: State | null = { row: bnd.row, lex: bnd.start, ext: Sp.ext, runs };
-    let n = 0;
-    for (let p: ByteList | null = fb.bytes; p; p = p.prev) n++;
-    const bytes = new Array<number>(n);
-    for (let p: ByteList | null = fb.bytes; p; p = p.prev) bytes[--n] = p.b;
-    for (let i = 0; i < bytes.length && S; i++) S = this.step(S, bytes[i], depth);
+    const nodes = oldestFirst(fb.bytes);
+    for (let i = 0; i < nodes.length && S; i++) S = this.step(S, nodes[i].b, depth);
     if (S && b !== null) S = this.step(S, b, depth);
     return S;
   }
@@ -738,6 +733,15 @@ function shortestMatch(dfa: ByteDfa): Uint8Array | null {
     }
   }
   return null;
+}
+
+/** The nodes of a byte list, oldest (first read) first. */
+function oldestFirst(list: ByteList): ByteList[] {
+  let n = 0;
+  for (let p: ByteList | null = list; p; p = p.prev) n++;
+  const nodes = new Array<ByteList>(n);
+  for (let p: ByteList | null = list; p; p = p.prev) nodes[--n] = p;
+  return nodes;
 }
 
 const runtimes = new WeakMap<CompiledGrammar, GrammarRuntime>();
