@@ -86,6 +86,15 @@ SAFE = ATTRS.index("safe")
 # `decoy` keeps the name on another object (os.system / self.system, eval / self.eval): the name
 # alone is no evidence, the call is.
 SAFE_OS = ["remove", "getcwd", "chdir", "listdir", "makedirs", "getenv", "unlink", "stat"]
+# safe twins `late` and `early` share (these calls have one safe counterpart either way)
+SAFE_SAME = [
+    (r"shell\s*=\s*True", "shell=False"),
+    (r"\byaml\.load\(", "yaml.safe_load("),
+    (r"\byaml\.load_all\(", "yaml.safe_load_all("),
+    (r"\btempfile\.mktemp\(", "tempfile.mkstemp("),
+    (r"\bsubprocess\.getoutput\(", "subprocess.check_output("),
+    (r"\bsubprocess\.getstatusoutput\(", "subprocess.check_output("),
+]
 TO_SAFE = {
     "late": [
         (r"\b((?:c[Pp]ickle|_pickle|pickle|dill|marshal))\.loads\(", r"\1.dumps("),
@@ -93,13 +102,7 @@ TO_SAFE = {
         (r"\bos\.(?:system|popen[234]?|exec[lv]p?e?|spawn[lv]p?e?)\(", "os.{os}("),
         (r"(?<![\w.])eval\(", "repr("),
         (r"(?<![\w.])exec\(", "print("),
-        (r"shell\s*=\s*True", "shell=False"),
-        (r"\byaml\.load\(", "yaml.safe_load("),
-        (r"\byaml\.load_all\(", "yaml.safe_load_all("),
-        (r"\btempfile\.mktemp\(", "tempfile.mkstemp("),
-        (r"\bsubprocess\.getoutput\(", "subprocess.check_output("),
-        (r"\bsubprocess\.getstatusoutput\(", "subprocess.check_output("),
-    ],
+    ] + SAFE_SAME,
     # the name stays but the call is no longer the unsafe one (a method of another object)
     "decoy": [
         (r"\b(?:c[Pp]ickle|_pickle|pickle|dill|marshal)\.(loads?)\(", r"self.\1("),
@@ -118,13 +121,7 @@ TO_SAFE = {
         (r"\bos\.(?:exec[lv]p?e?|spawn[lv]p?e?)\(", "subprocess.run("),
         (r"(?<![\w.])eval\(", "literal_eval("),
         (r"(?<![\w.])exec\(", "compile("),
-        (r"shell\s*=\s*True", "shell=False"),
-        (r"\byaml\.load\(", "yaml.safe_load("),
-        (r"\byaml\.load_all\(", "yaml.safe_load_all("),
-        (r"\btempfile\.mktemp\(", "tempfile.mkstemp("),
-        (r"\bsubprocess\.getoutput\(", "subprocess.check_output("),
-        (r"\bsubprocess\.getstatusoutput\(", "subprocess.check_output("),
-    ],
+    ] + SAFE_SAME,
 }
 # safe call → unsafe one, ONE occurrence per twin (family name first)
 TO_UNSAFE = [
