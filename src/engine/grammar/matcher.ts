@@ -4,7 +4,7 @@
 import type { Matcher, MatcherSnapshot, TokenizerLike } from '../interfaces';
 import type { CompiledGrammar } from './types';
 import type { Row } from './earley';
-import { GrammarRuntime, runtimeOf, type State, type RunSlot, type RunObj, type ByteList, type MaskEntry, type MaskCache, type Fallback, type Boundary } from './runtime';
+import { GrammarRuntime, runtimeOf, type State, type RunSlot, type RunObj, type ByteList, type MaskEntry, type MaskCache, type Fallback, type Boundary, type Scanned } from './runtime';
 import { FlatTrie, flatTrieOf } from './vocab-trie';
 import { nextExamplesPastRuns } from './examples';
 
@@ -16,6 +16,8 @@ const RUNS_VERDICT = -3;
 const BITS_MIN_TOKENS = 4096;
 /** Total cached token ids (all grammars' entries of one runtime) before the cache is dropped. */
 const MASK_CACHE_LIMIT = 16_000_000;
+/** Scanner-run bytes up to which a core key holds them (see coreKey). */
+const RUN_KEY_BYTES = 64;
 
 /** Counters for benchmarks. */
 export interface MatcherStats { masks: number; maskHits: number; coreHits: number; nodesVisited: number }
@@ -75,9 +77,10 @@ export class GrammarMatcher implements Matcher {
       this.replay(0, S, mask, core);
     } else if (ck !== null) {
       mask = new Uint32Array(words);
+      // run bytes the key leaves out: a zero-width token that re-reads them taints the node
       const runBytes = new Set<ByteList>();
-      for (const r of S.runs ?? []) if (r.bytes) runBytes.add(r.bytes);
-      this.rt.track = { local: new Set(ck.rows), startId: S.row.id, foreign: 0, runBytes, trusted: ck.ended };
+      if (!ck.runBytes) for (const r of S.runs ?? []) if (r.bytes) runBytes.add(r.bytes);
+      this.rt.track = { local: new Set(ck.rows), startId: S.row.id, foreign: 0, runBytes, trusted: ck.ended, trustedScans: ck.scans };
       const rec: CoreMask = { bits: mask, taint: new Set(), via: new Set() };
       this.rec = rec;
       try { this.walk(0, S, mask); } finally { this.rt.track = null; this.rec = null; this.taintDepth = 0; }
@@ -130,27 +133,55 @@ export class GrammarMatcher implements Matcher {
    * the key holds; `ended`: the lexeme's end (see ReadTracker.trusted). Null when that does not
    * determine a walk (a pending fallback, runs begun at older rows).
    */
-  private coreKey(S: State): { key: string; rows: Row[]; ended: Boundary | null } | null {
+  private coreKey(S: State): { key: string; rows: Row[]; ended: Boundary | null; scans: Set<Scanned> | null; runBytes: boolean } | null {
     if (S.fb) return null;
     const R = S.row;
     if (S.runs) for (const r of S.runs) if (r.row !== R) return null;
-    const lexer = this.rt.lexer;
-    const bnd = S.lex >= 0 && !lexer.isStart(S.lex) && lexer.isAccepting(S.lex) ? this.rt.endLexeme(R, S.lex) : null;
+    const rt = this.rt;
+    const lexer = rt.lexer;
+    const bnd = S.lex >= 0 && !lexer.isStart(S.lex) && lexer.isAccepting(S.lex) ? rt.endLexeme(R, S.lex) : null;
     const ended = bnd && bnd.reads ? bnd : null;
-    const ckey = ended ? `core>${ended.row.id}` : 'core';
+    const rows = ended ? [R, ended.row] : [R];
+    // The rows after the external tokens the runs may emit at the next byte (Python's NEWLINE
+    // after a line's indentation): kept like the lexeme's end, or every boundary of the walk
+    // would be tainted by the statement that token completes.
+    let scans: Set<Scanned> | null = null;
+    let vkey = '';
+    if (S.runs) {
+      for (const r of S.runs) {
+        for (const t of rt.verdictTerminals(r.run)) {
+          const sc = rt.verdictScan(R, t);
+          if (!sc.row || scans?.has(sc)) continue;
+          (scans ??= new Set()).add(sc);
+          rows.push(sc.row);
+          vkey += `,${t}`;
+        }
+      }
+    }
+    const ckey = `core>${ended ? ended.row.id : ''}${vkey}`;
     let core = R.cache.get(ckey) as string | undefined;
     if (core === undefined) {
       const cls = new Map<Row, number>([[R, 0]]);
-      const own = kernelKey(R, cls);
-      // which keyed row the row after is, if any (an ancestor reached again reads as itself)
-      const after = ended ? `${cls.get(ended.row) ?? '+'}:${kernelKey(ended.row, cls)}` : '';
-      core = `${R.initial ? 'I' : ''}${own}>${after}`;
+      let after = kernelKey(R, cls);
+      // which keyed row each row after is, if any (an ancestor reached again reads as itself)
+      for (let i = 1; i < rows.length; i++) after += `>${cls.get(rows[i]) ?? '+'}:${kernelKey(rows[i], cls)}`;
+      core = `${R.initial ? 'I' : ''}${after}${ended ? '' : '>'}${vkey}`;
       R.cache.set(ckey, core);
     }
     let key = `${this.trie.id}|${S.lex}|${S.ext ? S.ext.id : -1}|${core}`;
-    // run bytes are left out: a walk that re-reads them taints the node (see ReadTracker)
-    if (S.runs) for (const r of S.runs) key += `|${r.run.id}`;
-    return { key, rows: ended ? [R, ended.row] : [R], ended };
+    // The bytes of a run about to re-read them (a line's indentation before Python's NEWLINE) are
+    // part of the key when short; else they are left out (a string's content, read once), and a
+    // walk that re-reads them taints the node (see ReadTracker.runBytes).
+    let n = 0, rereads = false;
+    if (S.runs) for (const r of S.runs) { if (r.run.rereads) rereads = true; for (let p = r.bytes; p && n <= RUN_KEY_BYTES; p = p.prev) n++; }
+    const runBytes = rereads && n <= RUN_KEY_BYTES;
+    if (S.runs) {
+      for (const r of S.runs) {
+        key += `|${r.run.id}`;
+        if (runBytes) for (let p = r.bytes; p; p = p.prev) key += `,${p.b}`;
+      }
+    }
+    return { key, rows, ended, scans, runBytes };
   }
 
   private setTokens(node: number, mask: Uint32Array): void {
@@ -185,10 +216,49 @@ export class GrammarMatcher implements Matcher {
       }
       return;
     }
+    if (S.runs === null && !S.fb && S.lex >= 0) { this.flatWalk(k, S, mask); return; }
     for (let c = k + 1; c < next[k]; c = next[c]) {
       const f0 = this.rt.track ? this.rt.track.foreign : 0;
       this.stats.nodesVisited++;
       this.descend(c, this.rt.step(S, byte[c]), f0, mask);
+    }
+  }
+
+  /**
+   * `walk` below a small subtree from a state with no scanner run and no fallback, in preorder
+   * without recursion: a node inside the lexeme in progress changes only the lexer state, so it
+   * costs one table lookup and no state object; a node where the lexeme ends (or a fallback
+   * begins) goes through `step` and `descend`. In a tracking walk, the nodes on the way to one
+   * that read a foreign row are recorded as such (`replay` steps them one by one).
+   */
+  private flatWalk(k: number, S: State, mask: Uint32Array): void {
+    const { byte, depth, next, tokStart, tokens, parent } = this.trie;
+    const lexer = this.rt.lexer;
+    const base = depth[k];
+    const lexAt: number[] = [S.lex];
+    const end = next[k];
+    let i = k + 1;
+    while (i < end) {
+      const d = depth[i] - base;
+      const l = lexAt[d - 1];
+      const b = byte[i];
+      this.stats.nodesVisited++;
+      const t = lexer.step(l, b);
+      if (t >= 0 && (lexer.isAccepting(t) || !lexer.isAccepting(l) || lexer.isStart(l))) {
+        for (let q = tokStart[i]; q < tokStart[i + 1]; q++) { const x = tokens[q]; mask[x >>> 5] |= 1 << (x & 31); }
+        lexAt[d] = t;
+        i++;
+        continue;
+      }
+      if (t < -1 || (t === -1 && lexer.isStart(l))) { i = next[i]; continue; } // dead
+      const tr = this.rt.track;
+      const f0 = tr ? tr.foreign : 0;
+      this.descend(i, this.rt.step(d === 1 ? S : { row: S.row, lex: l, ext: S.ext, runs: null }, b), f0, mask);
+      if (tr && tr.foreign !== f0 && this.taintDepth === 0 && this.rec) {
+        const via = this.rec.via;
+        for (let q = parent[i]; q !== k && !via.has(q); q = parent[q]) via.add(q);
+      }
+      i = next[i];
     }
   }
 

@@ -13,7 +13,13 @@ export interface ExtObj { readonly data: unknown; readonly key: string; readonly
  * Interned scanner run with its memoized byte transitions: in a map while few (most runs see one
  * or two bytes), then in a 256-entry table (the runs begun at every boundary see every byte).
  */
-export interface RunObj { readonly data: unknown; readonly id: number; readonly memo: Map<number, RunStepped>; table: (RunStepped | undefined)[] | null }
+export interface RunObj {
+  readonly data: unknown; readonly id: number; readonly memo: Map<number, RunStepped>; table: (RunStepped | undefined)[] | null;
+  /** Terminals of the verdicts the run may give at its next byte, ascending (see verdictTerminals). */
+  verdicts?: number[];
+  /** Whether one of those verdicts is zero-width (re-reads the run's bytes). */
+  rereads?: boolean;
+}
 type RunStepped = RunObj | VerdictObj | null;
 /** Memoized bytes of a run from which on they go in a table. */
 const RUN_TABLE_AT = 8;
@@ -143,7 +149,7 @@ interface Fed { S: State | null; foreign: boolean; tr: ReadTracker | null }
 export interface Boundary { row: Row; start: number; sep?: boolean; reads?: readonly Row[] }
 
 /** A cached scan by one external token: the row after it (null: not expected) and the rows read. */
-interface Scanned { row: Row | null; reads: readonly Row[] }
+export interface Scanned { row: Row | null; reads: readonly Row[] }
 
 /**
  * A mask walk's record of which rows the parser read (see GrammarMatcher.computeMask): `local`
@@ -165,6 +171,8 @@ export interface ReadTracker {
    * read the history, but its result is keyed, so it taints nothing.
    */
   readonly trusted: Boundary | null;
+  /** Likewise the scans by the external tokens the starting state's runs may emit next. */
+  readonly trustedScans: ReadonlySet<Scanned> | null;
 }
 
 export class GrammarRuntime {
@@ -393,6 +401,27 @@ export class GrammarRuntime {
     return { verdict: true, terminal, ext: this.internExt(v.ext), refeed: Uint8Array.from(v.refeed), refeedRun: v.refeedRun === true };
   }
 
+  /** The scan of external token `terminal` after `row` (cached; reads not noted). */
+  verdictScan(row: Row, terminal: number): Scanned {
+    const key = -1 - terminal; // (lexer-state keys are >= 0)
+    let done = this.fwdGet(row, key) as Scanned | undefined;
+    if (done === undefined) { done = { row: scan(row, [terminal], this.tables), reads: this.tables.lastReads }; this.fwdSet(row, key, done); }
+    return done;
+  }
+
+  /** Terminals of the verdicts `run` may give at its next byte, ascending (cached on the run). */
+  verdictTerminals(run: RunObj): number[] {
+    if (run.verdicts) return run.verdicts;
+    const out = new Set<number>();
+    let rereads = false;
+    for (let b = 0; b < 256; b++) {
+      const x = this.runStep(run, b);
+      if (x !== null && (x as VerdictObj).verdict) { out.add((x as VerdictObj).terminal); if ((x as VerdictObj).refeedRun) rereads = true; }
+    }
+    run.rereads = rereads;
+    return (run.verdicts = [...out].sort((a, b) => a - b));
+  }
+
   /** A fresh boundary state: lexer at `start`, a scanner run begun. */
   boundary(row: Row, start: number, ext: ExtObj | null): State {
     const run = this.beginRun(row, ext);
@@ -401,10 +430,8 @@ export class GrammarRuntime {
 
   /** Applies a verdict at the run's boundary row: the state after the external token, or null. */
   private afterVerdict(runRow: Row, v: VerdictObj): State | null {
-    const key = -1 - v.terminal; // (lexer-state keys are >= 0)
-    let done = this.fwdGet(runRow, key) as Scanned | undefined;
-    if (done === undefined) { done = { row: scan(runRow, [v.terminal], this.tables), reads: this.tables.lastReads }; this.fwdSet(runRow, key, done); }
-    if (this.track) this.noteReads(done.reads, done.row);
+    const done = this.verdictScan(runRow, v.terminal);
+    if (this.track && !this.track.trustedScans?.has(done)) this.noteReads(done.reads, done.row);
     const next = done.row;
     if (!next) return null;
     return this.boundary(next, this.startState(next, false), v.ext);
