@@ -122,7 +122,8 @@ export class LruMemo<V> {
     if (old) { this.map.delete(key); this.words -= old.words; }
     this.map.set(key, { value, words: words + 16 });
     this.words += words + 16;
-    for (const [k, e] of this.map) {
+    // (an iterator skips the holes deleted entries leave at the front: start one only to evict)
+    if (this.words > this.limit) for (const [k, e] of this.map) {
       if (this.words <= this.limit) break;
       this.map.delete(k);
       this.words -= e.words;

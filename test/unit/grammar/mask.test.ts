@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer } from '../../../src/engine/tokenizer';
 import { createMatcher } from '../../../src/engine/grammar';
+import type { State } from '../../../src/engine/grammar/runtime';
 import { grammar } from './helpers';
 
 /**
@@ -71,15 +72,18 @@ describe('grammar engine: token masks equal brute force', () => {
  * with the same kernel positions met before, its history-dependent subtrees walked again) must
  * equal an exact walk. Returns how many core hits were checked.
  */
-function checkCoreMemo(lang: string, file: string, tok: Tokenizer, bytes: number): number {
+function checkCoreMemo(lang: string, file: string, tok: Tokenizer, bytes: number, atLayout?: { hits: number }): number {
   const m = createMatcher(grammar(lang), undefined, tok);
   const ids = tok.encodeBytes(new Uint8Array(fs.readFileSync(file).subarray(0, bytes)));
   let hits = 0;
   for (let i = 0; i < ids.length; i++) {
     const before = m.stats.coreHits;
+    const runs = (m.snapshot() as State).runs;
     const mask = m.computeMask();
     if (m.stats.coreHits > before) {
       hits++;
+      // a scanner run that re-reads its bytes is pending (a line's indentation before NEWLINE)
+      if (atLayout && runs?.some((r) => r.run.rereads)) atLayout.hits++;
       const exact = m.exactMask();
       for (let w = 0; w < exact.length; w++) {
         if (exact[w] !== mask[w]) assert.fail(`${file} at token ${i}: core-memo mask differs from an exact walk in word ${w}`);
@@ -97,6 +101,15 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
     const py = checkCoreMemo('python', '/usr/lib/python3.11/textwrap.py', tok, 12_000);
     const js = checkCoreMemo('javascript', path.resolve(__dirname, '../../../node_modules/mocha/lib/runner.js'), tok, 16_000);
     assert.ok(py > 500 && js > 500, `core hits: python ${py}, javascript ${js}`);
+  });
+
+  it('equals exact walks after a line\'s indentation, where the key holds the rows after the pending NEWLINE and the indentation bytes (128k vocabulary)', function () {
+    this.timeout(120_000);
+    if (!fs.existsSync(llama3Path)) this.skip();
+    const tok = Tokenizer.fromFile(llama3Path);
+    const atLayout = { hits: 0 };
+    const py = checkCoreMemo('python', '/usr/lib/python3.11/shlex.py', tok, 10_000, atLayout);
+    assert.ok(py > 500 && atLayout.hits > 100, `core hits: ${py}, after indentation: ${atLayout.hits}`);
   });
 
   it('equals exact walks where a scanned row is an ancestor of the start (`x;` back to the statement row), 128k vocabulary', function () {
