@@ -18,9 +18,11 @@ const BITS_MIN_TOKENS = 4096;
 const MASK_CACHE_LIMIT = 16_000_000;
 /** Scanner-run bytes up to which a core key holds them (see coreKey). */
 const RUN_KEY_BYTES = 64;
+/** Subtrees past a lexeme boundary with at least this many tokens have core memos of their own. */
+const SUB_CORE_TOKENS = 256;
 
 /** Counters for benchmarks. */
-export interface MatcherStats { masks: number; maskHits: number; coreHits: number; nodesVisited: number }
+export interface MatcherStats { masks: number; maskHits: number; coreHits: number; subCoreHits: number; nodesVisited: number }
 
 /** Parser states after plain boundary nodes of one hub walk, by (lexer state, byte). */
 interface PlainSteps { map: Map<number, State | null> | null; foreign: Set<number> | null }
@@ -31,11 +33,14 @@ interface PlainSteps { map: Map<number, State | null> | null; foreign: Set<numbe
  */
 export interface CoreMask { bits: Uint32Array; taint: Set<number>; via: Set<number> }
 
+/** A core memo of one subtree (see GrammarMatcher.subCore): its untainted tokens as a list or bits. */
+interface SubCoreMask { tokens: Int32Array | null; bits: Uint32Array | null; taint: Set<number>; via: Set<number> }
+
 export class GrammarMatcher implements Matcher {
   private state: State;
   private readonly rt: GrammarRuntime;
   private readonly trie: FlatTrie;
-  readonly stats: MatcherStats = { masks: 0, maskHits: 0, coreHits: 0, nodesVisited: 0 };
+  readonly stats: MatcherStats = { masks: 0, maskHits: 0, coreHits: 0, subCoreHits: 0, nodesVisited: 0 };
 
   constructor(readonly grammar: CompiledGrammar, private readonly tokenizer: TokenizerLike) {
     this.rt = runtimeOf(grammar);
@@ -101,9 +106,13 @@ export class GrammarMatcher implements Matcher {
   /** The full mask by a walk that neither reads nor fills the mask memos (tests, benchmarks). */
   exactMask(): Uint32Array {
     const mask = new Uint32Array((this.trie.vocabSize + 31) >>> 5);
-    this.walk(0, this.state, mask);
+    this.plainWalk = true;
+    try { this.walk(0, this.state, mask); } finally { this.plainWalk = false; }
     return mask;
   }
+
+  /** Set while `exactMask` walks: subtree core memos are neither read nor filled. */
+  private plainWalk = false;
 
   /**
    * Exact cache key of a parser state for this vocabulary. Rows are interned (hash-consed), so the row's id stands
@@ -212,7 +221,7 @@ export class GrammarMatcher implements Matcher {
         const j = e.nodes[i];
         const f0 = this.rt.track ? this.rt.track.foreign : 0;
         const S2 = this.stepBoundary(e, i, k, S, plain);
-        this.descend(j, S2, f0, mask);
+        this.descend(j, S2, f0, mask, S2 !== null && S2.row !== S.row);
       }
       return;
     }
@@ -265,15 +274,19 @@ export class GrammarMatcher implements Matcher {
   /**
    * After stepping into node `j` (state `S2`, null: dead): its tokens and its subtree; in a tracking
    * walk, records `j` as tainted when the step read a foreign row (foreign count above `f0`), or as
-   * on the way to a tainted node when only its subtree did.
+   * on the way to a tainted node when only its subtree did. `fresh`: the step began a new row (a
+   * lexeme ended), so a large subtree below is answered by its own core memo (see subCore).
    */
-  private descend(j: number, S2: State | null, f0: number, mask: Uint32Array): void {
+  private descend(j: number, S2: State | null, f0: number, mask: Uint32Array, fresh = false): void {
     const tr = this.rt.track;
     const stepForeign = tr !== null && tr.foreign !== f0;
     if (stepForeign) this.taintDepth++;
     if (S2) {
       this.setTokens(j, mask);
-      if (this.trie.next[j] > j + 1) this.walk(j, S2, mask);
+      const { next, tokStart } = this.trie;
+      if (next[j] > j + 1) {
+        if (!fresh || this.plainWalk || tokStart[next[j]] - tokStart[j + 1] < SUB_CORE_TOKENS || !this.subCore(j, S2, mask)) this.walk(j, S2, mask);
+      }
     }
     if (stepForeign) this.taintDepth--;
     if (tr && this.taintDepth === 0 && this.rec) {
@@ -283,11 +296,78 @@ export class GrammarMatcher implements Matcher {
   }
 
   /**
+   * The tokens strictly below node `j` from `S2`, a state just past a lexeme boundary, by a core
+   * memo of their own: keyed by `j` and S2's core (the row the boundary began, not the rows before
+   * it), so the subtree of ` ` or `(` is shared by every mask whose lexeme ends into an equal row,
+   * whatever came before. Its untainted tokens are added as they are; its tainted nodes are walked
+   * again, under the enclosing walk's tracker if there is one, which so records exactly what it
+   * would have by walking the whole subtree: the untainted walks read only S2's row, the rows its
+   * key holds and rows made from them, all local to the enclosing walk too (checked first: false
+   * when not, or when S2 has no core key; the caller then walks the subtree itself).
+   */
+  private subCore(j: number, S2: State, mask: Uint32Array): boolean {
+    const rt = this.rt;
+    const tr = rt.track;
+    rt.track = null; // (the key's own scans are not the walk's reads)
+    let ck: ReturnType<GrammarMatcher['coreKey']>;
+    try { ck = this.coreKey(S2); } finally { rt.track = tr; }
+    if (ck === null) return false;
+    if (tr && this.taintDepth === 0 && this.rec) {
+      if (!tr.local.has(S2.row)) return false;
+      if (ck.ended && !ck.ended.reads!.every((r) => tr.local.has(r))) return false;
+      if (ck.scans) for (const sc of ck.scans) if (!sc.reads.every((r) => tr.local.has(r))) return false;
+    }
+    const key = `${j}@${ck.key}`;
+    let core = rt.subCoreMemo.get(key) as SubCoreMask | undefined;
+    const savedRec = this.rec, savedDepth = this.taintDepth;
+    if (!core) {
+      // a walk of the subtree against S2 alone fills the memo
+      const runBytes = new Set<ByteList>();
+      if (!ck.runBytes) for (const r of S2.runs ?? []) if (r.bytes) runBytes.add(r.bytes);
+      rt.track = { local: new Set(ck.rows), startId: S2.row.id, foreign: 0, runBytes, trusted: ck.ended, trustedScans: ck.scans };
+      const rec: CoreMask = { bits: mask, taint: new Set(), via: new Set() };
+      this.rec = rec; this.taintDepth = 0;
+      try { this.walk(j, S2, mask); } finally { rt.track = tr; this.rec = savedRec; this.taintDepth = savedDepth; }
+      core = this.subCoreOf(j, mask, rec);
+      rt.subCoreMemo.set(key, core, (core.bits ? core.bits.length : core.tokens!.length) + 4 * (rec.taint.size + rec.via.size) + (key.length >> 1));
+      // every token is in the mask now; an enclosing walk still needs its record below j
+      if (!tr || !this.rec || this.taintDepth > 0) return true;
+    } else {
+      this.stats.subCoreHits++;
+      if (core.bits) { const b = core.bits; for (let i = 0; i < b.length; i++) mask[i] |= b[i]; }
+      else { const toks = core.tokens!; for (let i = 0; i < toks.length; i++) { const t = toks[i]; mask[t >>> 5] |= 1 << (t & 31); } }
+    }
+    this.replay(j, S2, mask, core);
+    return true;
+  }
+
+  /** A subtree core from the walk that filled `mask` below j: its tokens outside tainted subtrees. */
+  private subCoreOf(j: number, mask: Uint32Array, rec: CoreMask): SubCoreMask {
+    // the subtree's tokens are one range of the preorder token list, clear in `mask` before the
+    // walk; the tainted subtrees (topmost, so disjoint) are ranges inside it
+    const { next, tokStart, tokens } = this.trie;
+    const cut = [...rec.taint].sort((a, b) => a - b);
+    const out: number[] = [];
+    let c = 0;
+    for (let q = tokStart[j + 1], hi = tokStart[next[j]]; q < hi;) {
+      if (c < cut.length && q >= tokStart[cut[c]]) { q = tokStart[next[cut[c]]]; c++; continue; }
+      const t = tokens[q++];
+      if (mask[t >>> 5] & (1 << (t & 31))) out.push(t);
+    }
+    if (out.length < mask.length * 2) return { tokens: Int32Array.from(out), bits: null, taint: rec.taint, via: rec.via };
+    const bits = new Uint32Array(mask.length);
+    for (const t of out) bits[t >>> 5] |= 1 << (t & 31);
+    return { tokens: null, bits, taint: rec.taint, via: rec.via };
+  }
+
+  /**
    * Completes a core-memo mask for state `S` at node `k`: re-steps the nodes on the way to
    * tainted ones (their own tokens are in the bits) and walks the tainted ones exactly.
    */
-  private replay(k: number, S: State, mask: Uint32Array, core: CoreMask): void {
+  private replay(k: number, S: State, mask: Uint32Array, core: { taint: Set<number>; via: Set<number> }): void {
     const { byte, next, tokStart } = this.trie;
+    // under a tracker (see subCore), nodes are recorded as a walk records them
+    const tr = this.rt.track;
     if (tokStart[next[k]] - tokStart[k] >= HUB_TOKENS) {
       const e = this.entry(S, k);
       const plain: PlainSteps = { map: null, foreign: null };
@@ -295,9 +375,10 @@ export class GrammarMatcher implements Matcher {
         const j = e.nodes[i];
         const tainted = core.taint.has(j);
         if (!tainted && !core.via.has(j)) continue;
+        const f0 = tr ? tr.foreign : 0;
         const S2 = this.stepBoundary(e, i, k, S, plain);
-        if (tainted) this.descend(j, S2, 0, mask);
-        else if (S2) this.replay(j, S2, mask, core);
+        if (tainted) this.descend(j, S2, f0, mask, S2 !== null && S2.row !== S.row);
+        else if (S2) this.replayVia(j, S2, mask, core, f0);
       }
       return;
     }
@@ -305,9 +386,23 @@ export class GrammarMatcher implements Matcher {
       const tainted = core.taint.has(c);
       if (!tainted && !core.via.has(c)) continue;
       this.stats.nodesVisited++;
+      const f0 = tr ? tr.foreign : 0;
       const S2 = this.rt.step(S, byte[c]);
-      if (tainted) this.descend(c, S2, 0, mask);
-      else if (S2) this.replay(c, S2, mask, core);
+      if (tainted) this.descend(c, S2, f0, mask);
+      else if (S2) this.replayVia(c, S2, mask, core, f0);
+    }
+  }
+
+  /** `replay` below a node on the way to tainted ones (recorded like `descend` does under a tracker). */
+  private replayVia(j: number, S2: State, mask: Uint32Array, core: { taint: Set<number>; via: Set<number> }, f0: number): void {
+    const tr = this.rt.track;
+    const stepForeign = tr !== null && tr.foreign !== f0;
+    if (stepForeign) this.taintDepth++;
+    this.replay(j, S2, mask, core);
+    if (stepForeign) this.taintDepth--;
+    if (tr && this.taintDepth === 0 && this.rec) {
+      if (stepForeign) this.rec.taint.add(j);
+      else if (tr.foreign !== f0) this.rec.via.add(j);
     }
   }
 

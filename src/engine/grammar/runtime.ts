@@ -98,6 +98,8 @@ const RUN_INTERN_LIMIT = 100_000;
 const MASK_MEMO_LIMIT = 8_000_000;
 /** Of those, words of exact masks (the rest: core masks). */
 const EXACT_MEMO_LIMIT = 2_000_000;
+/** Words of subtree core masks per grammar runtime (tokens and node ids: 32 MB). */
+const SUB_CORE_MEMO_LIMIT = 8_000_000;
 
 /**
  * Values by key with their sizes in 32-bit words, least recently used first, bounded by `limit`
@@ -211,6 +213,8 @@ export class GrammarRuntime {
    */
   readonly exactMemo = new LruMemo<Uint32Array>(EXACT_MEMO_LIMIT);
   readonly coreMemo = new LruMemo<object>(MASK_MEMO_LIMIT - EXACT_MEMO_LIMIT);
+  /** Core masks of subtrees past a lexeme boundary (GrammarMatcher.subCore), by node and core key. */
+  readonly subCoreMemo = new LruMemo<object>(SUB_CORE_MEMO_LIMIT);
   /**
    * Results that point forward from a row (the row after scanning a lexeme there). They live
    * here, not on the row, so that rows only point back to their origins and the rows of old

@@ -112,6 +112,24 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
     assert.ok(py > 500 && atLayout.hits > 100, `core hits: ${py}, after indentation: ${atLayout.hits}`);
   });
 
+  it('subtree core memos (past a lexeme boundary, keyed by the row it began): every mask equals an exact walk, minified JavaScript, 128k vocabulary', function () {
+    this.timeout(120_000);
+    if (!fs.existsSync(llama3Path)) this.skip();
+    const tok = Tokenizer.fromFile(llama3Path);
+    const m = createMatcher(grammar('javascript'), undefined, tok);
+    const file = path.resolve(__dirname, '../../../node_modules/refa/index.js');
+    const ids = tok.encodeBytes(new Uint8Array(fs.readFileSync(file).subarray(0, 5_000)));
+    for (let i = 0; i < ids.length; i++) {
+      const mask = m.computeMask();
+      const exact = m.exactMask();
+      for (let w = 0; w < exact.length; w++) {
+        if (exact[w] !== mask[w]) assert.fail(`${file} at token ${i}: memoized mask differs from an exact walk in word ${w}`);
+      }
+      assert.ok(m.consume(ids[i]), `${file}: token ${i} rejected`);
+    }
+    assert.ok(m.stats.subCoreHits > 1000, `subtree core hits: ${m.stats.subCoreHits}`);
+  });
+
   it('equals exact walks where a scanned row is an ancestor of the start (`x;` back to the statement row), 128k vocabulary', function () {
     this.timeout(120_000);
     if (!fs.existsSync(llama3Path)) this.skip();
