@@ -327,8 +327,11 @@ export class GrammarMatcher implements Matcher {
       rt.track = { local: new Set(ck.rows), startId: S2.row.id, foreign: 0, runBytes, trusted: ck.ended, trustedScans: ck.scans };
       const rec: CoreMask = { bits: mask, taint: new Set(), via: new Set() };
       this.rec = rec; this.taintDepth = 0;
+      // a large subtree's tokens are found faster as the bits the walk set than by its token list
+      const { next, tokStart } = this.trie;
+      const before = tokStart[next[j]] - tokStart[j + 1] > 4 * mask.length ? mask.slice() : null;
       try { this.walk(j, S2, mask); } finally { rt.track = tr; this.rec = savedRec; this.taintDepth = savedDepth; }
-      core = this.subCoreOf(j, mask, rec);
+      core = this.subCoreOf(j, mask, rec, before);
       rt.subCoreMemo.set(key, core, (core.bits ? core.bits.length : core.tokens!.length) + 4 * (rec.taint.size + rec.via.size) + (key.length >> 1));
       // every token is in the mask now; an enclosing walk still needs its record below j
       if (!tr || !this.rec || this.taintDepth > 0) return true;
@@ -341,11 +344,20 @@ export class GrammarMatcher implements Matcher {
     return true;
   }
 
-  /** A subtree core from the walk that filled `mask` below j: its tokens outside tainted subtrees. */
-  private subCoreOf(j: number, mask: Uint32Array, rec: CoreMask): SubCoreMask {
+  /**
+   * A subtree core from the walk that filled `mask` below j: its tokens outside tainted subtrees.
+   * `before`: the mask before that walk, if kept (the subtree's tokens were all clear in it).
+   */
+  private subCoreOf(j: number, mask: Uint32Array, rec: CoreMask, before: Uint32Array | null): SubCoreMask {
+    const { next, tokStart, tokens } = this.trie;
+    if (before) {
+      const bits = new Uint32Array(mask.length);
+      for (let i = 0; i < bits.length; i++) bits[i] = mask[i] & ~before[i];
+      for (const x of rec.taint) for (let q = tokStart[x]; q < tokStart[next[x]]; q++) { const t = tokens[q]; bits[t >>> 5] &= ~(1 << (t & 31)); }
+      return { tokens: null, bits, taint: rec.taint, via: rec.via };
+    }
     // the subtree's tokens are one range of the preorder token list, clear in `mask` before the
     // walk; the tainted subtrees (topmost, so disjoint) are ranges inside it
-    const { next, tokStart, tokens } = this.trie;
     const cut = [...rec.taint].sort((a, b) => a - b);
     const out: number[] = [];
     let c = 0;
@@ -354,7 +366,7 @@ export class GrammarMatcher implements Matcher {
       const t = tokens[q++];
       if (mask[t >>> 5] & (1 << (t & 31))) out.push(t);
     }
-    if (out.length < mask.length * 2) return { tokens: Int32Array.from(out), bits: null, taint: rec.taint, via: rec.via };
+    if (out.length <= mask.length) return { tokens: Int32Array.from(out), bits: null, taint: rec.taint, via: rec.via };
     const bits = new Uint32Array(mask.length);
     for (const t of out) bits[t >>> 5] |= 1 << (t & 31);
     return { tokens: null, bits, taint: rec.taint, via: rec.via };
