@@ -358,7 +358,19 @@ let cN = 0;
 let seenKeys = new Float64Array(1024);
 let seenStamp = new Int32Array(1024);
 let stamp = 0;
-const ascending = (a: number, b: number) => a - b;
+
+/** The distinct values among the first n of `a`, ascending (n is small: no Set, no comparator). */
+function distinctAscending(a: number[], n: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = a[i];
+    let j = out.length;
+    while (j > 0 && out[j - 1] > x) j--;
+    if (j > 0 && out[j - 1] === x) continue;
+    out.splice(j, 0, x);
+  }
+  return out;
+}
 
 /** Adds item (p, o), key p + P·id, to the scratch unless there. */
 function addItem(p: number, o: Row, P: number): void {
@@ -389,13 +401,13 @@ function addItem(p: number, o: Row, P: number): void {
  * fixed point over the kernel, then the shared prediction closure of the nonterminals the kernel
  * expects; interned.
  */
-function close(index: number, seedPos: number[], seedOrig: Row[], tables: EarleyTables, reads: Row[]): Row {
+function close(index: number, seedPos: number[], seedOrig: Row[], nSeeds: number, tables: EarleyTables, reads: Row[]): Row {
   const { dotSym, posRule, ruleLhs, nullable, T } = tables;
   const P = dotSym.length;
   cN = 0;
   if (++stamp === 0x7fffffff) { seenStamp.fill(0); stamp = 1; }
   let nw = 0;
-  for (let i = 0; i < seedPos.length; i++) addItem(seedPos[i], seedOrig[i], P);
+  for (let i = 0; i < nSeeds; i++) addItem(seedPos[i], seedOrig[i], P);
   for (let i = 0; i < cN; i++) {
     const p = cPos[i];
     const o = cOrig[i];
@@ -425,7 +437,7 @@ function close(index: number, seedPos: number[], seedOrig: Row[], tables: Earley
   tables.rows.misses++;
   const kPos: number[] = new Array(n), kOrig: Row[] = new Array(n);
   for (let j = 0; j < n; j++) { kPos[j] = cPos[cKernelAt[j]]; kOrig[j] = cOrig[cKernelAt[j]]; }
-  const seeds = [...new Set(cWanted.slice(0, nw))].sort(ascending);
+  const seeds = distinctAscending(cWanted, nw);
   const ikeys = new Float64Array(n);
   for (let i = 0; i < n; i++) ikeys[i] = cKernel[i];
   ikeys.sort();
@@ -441,11 +453,13 @@ export function initialRow(tables: EarleyTables): Row {
 
 /** The row after scanning any of `terminals` (ascending ids) in `row`, or null if none is expected. */
 export function scan(row: Row, terminals: readonly number[], tables: EarleyTables): Row | null {
-  const seedPos: number[] = [];
-  const seedOrig: Row[] = [];
-  for (const t of terminals) row.advance(t, seedPos, seedOrig);
+  let n = 0;
+  for (let i = 0; i < terminals.length; i++) n = row.advanceAt(terminals[i], sPos, sOrig, n);
   const reads = [row];
   tables.lastReads = reads;
-  if (seedPos.length === 0) return null;
-  return close(row.index + 1, seedPos, seedOrig, tables, reads);
+  if (n === 0) return null;
+  return close(row.index + 1, sPos, sOrig, n, tables, reads);
 }
+
+/** Seeds of `scan` (close reads them before it writes any scratch of its own). */
+const sPos: number[] = [], sOrig: Row[] = [];

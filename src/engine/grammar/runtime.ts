@@ -133,6 +133,8 @@ export class LruMemo<V> {
   }
 }
 
+/** Forward-result key of a scan by one lexeme t: CAND_KEY - t (lexer states are >= 0, verdicts -1 - t). */
+const CAND_KEY = -(1 << 24);
 /** Forward results (see `fwd`) kept per grammar runtime. */
 const FORWARD_LIMIT = 120_000;
 const MAX_ZERO_WIDTH = 64;
@@ -682,9 +684,10 @@ export class GrammarRuntime {
     let result: Boundary | null = null;
     if (alsoTerminal >= 0 && !cands.includes(alsoTerminal)) cands.push(alsoTerminal);
     if (cands.length) {
-      cands.sort((a, b) => a - b);
-      // many lexer states end the same lexemes (keyword shadows differ): share the scan
-      const ckey = 'C' + cands.join(',');
+      if (cands.length > 1) cands.sort((a, b) => a - b);
+      // many lexer states end the same lexemes (keyword shadows differ): share the scan (one
+      // lexeme: a number below the verdict keys, -1 - terminal)
+      const ckey = cands.length === 1 ? CAND_KEY - cands[0] : 'C' + cands.join(',');
       let shared = this.fwdGet(row, ckey) as Boundary | null | undefined;
       if (shared === undefined) {
         const next = scan(row, cands, this.tables);
