@@ -597,7 +597,10 @@ export class GrammarMatcher implements Matcher {
       const x = this.rt.runStep(rs[q + 1] as RunObj, b);
       if (x === null) continue;
       if ('verdict' in x) { if (out.length === 0) { result = RUNS_VERDICT; break; } continue; }
-      out.push(rs[q], x);
+      // (a younger run in the state of an older one never matters: see runtime addRun)
+      let dup = false;
+      for (let o = 1; o < out.length; o += 2) if (out[o] === x) { dup = true; break; }
+      if (!dup) out.push(rs[q], x);
     }
     if (result !== RUNS_VERDICT && out.length > 0) result = this.runSetOf(cache, out);
     st.trans[b] = result;

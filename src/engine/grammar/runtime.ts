@@ -525,8 +525,7 @@ export class GrammarRuntime {
           if (runs === null && depth < MAX_ZERO_WIDTH) return this.decide(slot.row, slot.bytes, r as VerdictObj, b, depth, S);
           continue;
         }
-        const ns: RunSlot = { run: r as RunObj, row: slot.row, bytes: { b, prev: slot.bytes } };
-        if (runs === null) runs = [ns]; else runs.push(ns);
+        runs = addRun(runs, { run: r as RunObj, row: slot.row, bytes: { b, prev: slot.bytes } });
       }
     }
     let row = S.row;
@@ -554,8 +553,7 @@ export class GrammarRuntime {
             if ((r as VerdictObj).verdict) {
               if (runs === null && depth < MAX_ZERO_WIDTH) return this.decide(bnd.row, null, r as VerdictObj, b, depth);
             } else {
-              const ns: RunSlot = { run: r as RunObj, row: bnd.row, bytes: { b, prev: null } };
-              if (runs === null) runs = [ns]; else runs.push(ns);
+              runs = addRun(runs, { run: r as RunObj, row: bnd.row, bytes: { b, prev: null } });
             }
           }
           lex = bnd.start >= 0 ? lexer.step(bnd.start, b) : -1;
@@ -573,7 +571,7 @@ export class GrammarRuntime {
     if (!bnd) return null;
     const run0 = this.hooks && !bnd.sep ? this.beginRun(bnd.row, Sp.ext) : null;
     let runs = Sp.runs && Sp.runs.length ? Sp.runs : null;
-    if (run0) runs = [...(runs ?? NO_RUNS), { run: run0, row: bnd.row, bytes: null }];
+    if (run0) runs = addRun(runs ? [...runs] : null, { run: run0, row: bnd.row, bytes: null });
     let S: State | null = { row: bnd.row, lex: bnd.start, ext: Sp.ext, runs };
     const nodes = oldestFirst(fb.bytes);
     for (let i = 0; i < nodes.length && S; i++) S = this.step(S, nodes[i].b, depth);
@@ -768,6 +766,18 @@ function shortestMatch(dfa: ByteDfa): Uint8Array | null {
     }
   }
   return null;
+}
+
+/**
+ * Appends a younger run to the surviving runs (null: none yet), unless an older one is in the
+ * very same scanner state: the two would step alike forever, and the older decides first, so
+ * the younger can never matter (comment lines stack such runs in Python).
+ */
+function addRun(runs: RunSlot[] | null, ns: RunSlot): RunSlot[] {
+  if (runs === null) return [ns];
+  for (let i = 0; i < runs.length; i++) if (runs[i].run === ns.run) return runs;
+  runs.push(ns);
+  return runs;
 }
 
 /** The nodes of a byte list, oldest (first read) first. */
