@@ -1,14 +1,15 @@
 // The grammar compiler: grammar.json → CompiledGrammar, by named passes (passes/*.ts):
-// read → normalize → lexemes (regex → byte DFA) → keywords. Pure: takes data, returns data.
+// read → normalize → factor → lexemes (regex → byte DFA) → keywords. Pure: takes data, returns data.
 import type { CompiledGrammar, Terminal } from './types';
 import type { ScannerModule } from './scanner';
 import { readGrammar } from './passes/read';
 import { normalize } from './passes/normalize';
 import { regexToByteDfa, escapeLiteral } from './passes/lexemes';
 import { markKeywords } from './passes/keywords';
+import { leftFactor } from './passes/factor';
 
 /** Bump when the compiled format or any pass changes (invalidates on-disk caches). */
-export const COMPILER_VERSION = 'trellis-grammar-1';
+export const COMPILER_VERSION = 'trellis-grammar-2';
 
 /**
  * Compiles a parsed grammar.json document. `file` names it in errors; `scanner` supplies the
@@ -18,6 +19,7 @@ export function compileGrammar(doc: unknown, file: string, language: string, has
   let g = readGrammar(doc, file);
   if (scanner?.resolve) { g = structuredClone(g); scanner.resolve(g); }
   const n = normalize(g, file);
+  const f = leftFactor(n.rules, n.nonterminals, n.terminals.length, n.start);
   const terminals: Terminal[] = n.terminals.map((p) => {
     const t: Terminal = { name: p.name, kind: p.kind, immediate: p.immediate, prec: p.prec, keyword: false };
     if (p.literal !== undefined) t.text = p.literal;
@@ -37,8 +39,8 @@ export function compileGrammar(doc: unknown, file: string, language: string, has
     source: file,
     hash,
     terminals,
-    nonterminals: n.nonterminals,
-    rules: n.rules,
+    nonterminals: f.nonterminals,
+    rules: f.rules,
     start: n.start,
     extras: n.extras,
     word: n.word,
