@@ -11,7 +11,7 @@ import type { HealingEvalReport } from '../commands/eval-healing';
 import type { SteeringEvalReport } from '../commands/eval-steering';
 
 interface DecodeData { model: string; threads: number; loadMs: number; tokensPerSecond: number; firstTokenMs: number; promptTokens: number; firstTokenMsQuantiles?: { p50: number; p99: number; max: number }; samples: unknown[] }
-interface MemoryData { command: string; peakRssMiB: number; wallMs: number; generatedTokens?: number; modelFileMiB: number; grammar: string; healing: string }
+interface MemoryData { command: string; peakRssMiB: number; wallMs: number; generatedTokens?: number; modelFileMiB: number; grammar: string; healing: string; runsMiB?: number[] }
 
 const r2 = (x: number | null | undefined): number | null => (typeof x === 'number' && Number.isFinite(x) ? Math.round(x * 100) / 100 : null);
 const pct = (x: number | null | undefined): string => (typeof x === 'number' && Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : '—');
@@ -131,7 +131,7 @@ function memorySection(bench?: SuiteResult): ReportSection {
   return {
     id, title, description: description + sizes(p), reproduce, charts: [],
     tables: [{ columns: ['peak RSS MiB', 'model file MiB', 'wall ms', 'generated tokens', 'grammar', 'healing'], rows: [[data.peakRssMiB, data.modelFileMiB, data.wallMs, data.generatedTokens ?? null, data.grammar, data.healing]] }],
-    notes: [`Command: ${data.command}`],
+    notes: [`Command: ${data.command}`, ...(data.runsMiB ? [`The median of three processes (MiB: ${data.runsMiB.join(', ')}).`] : [])],
   };
 }
 
@@ -254,7 +254,7 @@ export function readmeTable(res: Results): string {
   });
   guard(() => {
     const mem = part<MemoryData>(b, 'memory').data;
-    if (mem) rows.push(['Peak RSS of a CLI completion (MiB)', String(mem.peakRssMiB), '—', '—']);
+    if (mem) rows.push([mem.runsMiB ? 'Peak RSS of a CLI completion (MiB, median of 3 processes)' : 'Peak RSS of a CLI completion (MiB)', String(mem.peakRssMiB), '—', '—']);
   });
   guard(() => {
     const g = part<GrammarEvalReport>(e, 'grammar').data;
