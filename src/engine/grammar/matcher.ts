@@ -97,7 +97,10 @@ export class GrammarMatcher implements Matcher {
       rec.bits = bits;
       this.rt.coreMemo.set(ck.key, rec, words + 4 * (rec.taint.size + rec.via.size));
     } else {
-      mask = this.exactMask();
+      // no core key (a pending fallback, runs begun at older rows): an untracked walk, which
+      // still uses the subtree cores below it
+      mask = new Uint32Array(words);
+      this.walk(0, S, mask);
     }
     this.rt.exactMemo.set(key, mask.slice(), words);
     return mask;
