@@ -140,9 +140,11 @@ export class GrammarMatcher implements Matcher {
    * Key of a state up to the history behind its row: the row's kernel items by dotted position,
    * with their origins as an equality pattern only; when a lexeme in progress may end here, the
    * same of the row after it (a completion there reads the history once, and every boundary
-   * node would else be tainted by it: `text.translate` then ` `, `.`, `(`…); plus the lexer
-   * state, scanner state and runs (not the bytes they have read). `rows`: the rows whose items
-   * the key holds; `ended`: the lexeme's end (see ReadTracker.trusted). Null when that does not
+   * node would else be tainted by it: `text.translate` then ` `, `.`, `(`…), and likewise of
+   * the rows after the external tokens the runs may emit next; plus the lexer state, scanner
+   * state and runs (their bytes only when short and about to be re-read). `rows`: the rows whose
+   * items the key holds; `ended`, `scans`: the lexeme's end and those tokens' scans (see
+   * ReadTracker.trusted); `runBytes`: the key holds the run bytes. Null when that does not
    * determine a walk (a pending fallback, runs begun at older rows).
    */
   private coreKey(S: State): { key: string; rows: Row[]; ended: Boundary | null; scans: Set<Scanned> | null; runBytes: boolean } | null {
