@@ -268,14 +268,10 @@ export class Row {
   expects(t: number): boolean { return findSym(this.next.syms, t) >= 0 || findSym(this.pred.next.syms, t) >= 0; }
 
   /**
-   * Appends the items of this row that expect `sym`, advanced over it: positions to `outPos`,
-   * origins to `outOrig` (a predicted item's origin is this row).
+   * Writes the items of this row that expect `sym`, advanced over it, from index n on: positions
+   * to `outPos`, origins to `outOrig` (a predicted item's origin is this row). Returns the index
+   * after the last item written.
    */
-  advance(sym: number, outPos: number[], outOrig: Row[]): void {
-    this.advanceAt(sym, outPos, outOrig, outPos.length);
-  }
-
-  /** `advance`, writing from index n on; returns the index after the last item written. */
   advanceAt(sym: number, outPos: number[], outOrig: Row[], n: number): number {
     let k = findSym(this.next.syms, sym);
     if (k >= 0) {

@@ -4,7 +4,7 @@
 import type { Matcher, MatcherSnapshot, TokenizerLike } from '../interfaces';
 import type { CompiledGrammar } from './types';
 import type { Row } from './earley';
-import { GrammarRuntime, runtimeOf, type State, type RunSlot, type RunObj, type ByteList, type MaskEntry, type MaskCache, type Fallback, type Boundary, type Scanned } from './runtime';
+import { GrammarRuntime, runtimeOf, type State, type RunSlot, type RunObj, type ByteList, type MaskEntry, type MaskCache, type Fallback, type Boundary, type Scanned, type ReadTracker } from './runtime';
 import { FlatTrie, flatTrieOf } from './vocab-trie';
 import { nextExamplesPastRuns } from './examples';
 
@@ -82,18 +82,12 @@ export class GrammarMatcher implements Matcher {
       this.replay(0, S, mask, core);
     } else if (ck !== null) {
       mask = new Uint32Array(words);
-      // run bytes the key leaves out: a zero-width token that re-reads them taints the node
-      const runBytes = new Set<ByteList>();
-      if (!ck.runBytes) for (const r of S.runs ?? []) if (r.bytes) runBytes.add(r.bytes);
-      this.rt.track = { local: new Set(ck.rows), startId: S.row.id, foreign: 0, runBytes, trusted: ck.ended, trustedScans: ck.scans };
+      this.rt.track = trackerFor(S, ck);
       const rec: CoreMask = { bits: mask, taint: new Set(), via: new Set() };
       this.rec = rec;
       try { this.walk(0, S, mask); } finally { this.rt.track = null; this.rec = null; this.taintDepth = 0; }
       const bits = mask.slice();
-      const { next, tokStart, tokens } = this.trie;
-      for (const j of rec.taint) {
-        for (let q = tokStart[j]; q < tokStart[next[j]]; q++) { const t = tokens[q]; bits[t >>> 5] &= ~(1 << (t & 31)); }
-      }
+      this.clearTainted(bits, rec.taint);
       rec.bits = bits;
       this.rt.coreMemo.set(ck.key, rec, words + 4 * (rec.taint.size + rec.via.size));
     } else {
@@ -161,9 +155,13 @@ export class GrammarMatcher implements Matcher {
     // would be tainted by the statement that token completes.
     let scans: Set<Scanned> | null = null;
     let vkey = '';
+    let n = 0, rereads = false;
     if (S.runs) {
       for (const r of S.runs) {
-        for (const t of rt.verdictTerminals(r.run)) {
+        const terms = rt.verdictTerminals(r.run);
+        if (r.run.rereads) rereads = true;
+        for (let p = r.bytes; p && n <= RUN_KEY_BYTES; p = p.prev) n++;
+        for (const t of terms) {
           const sc = rt.verdictScan(R, t);
           if (!sc.row || scans?.has(sc)) continue;
           (scans ??= new Set()).add(sc);
@@ -186,8 +184,6 @@ export class GrammarMatcher implements Matcher {
     // The bytes of a run about to re-read them (a line's indentation before Python's NEWLINE) are
     // part of the key when short; else they are left out (a string's content, read once), and a
     // walk that re-reads them taints the node (see ReadTracker.runBytes).
-    let n = 0, rereads = false;
-    if (S.runs) for (const r of S.runs) { if (r.run.rereads) rereads = true; for (let p = r.bytes; p && n <= RUN_KEY_BYTES; p = p.prev) n++; }
     const runBytes = rereads && n <= RUN_KEY_BYTES;
     if (S.runs) {
       for (const r of S.runs) {
@@ -196,6 +192,14 @@ export class GrammarMatcher implements Matcher {
       }
     }
     return { key, rows, ended, scans, runBytes };
+  }
+
+  /** Clears from `bits` every token at or below the (topmost, so disjoint) tainted nodes. */
+  private clearTainted(bits: Uint32Array, taint: Set<number>): void {
+    const { next, tokStart, tokens } = this.trie;
+    for (const j of taint) {
+      for (let q = tokStart[j]; q < tokStart[next[j]]; q++) { const t = tokens[q]; bits[t >>> 5] &= ~(1 << (t & 31)); }
+    }
   }
 
   private setTokens(node: number, mask: Uint32Array): void {
@@ -214,13 +218,7 @@ export class GrammarMatcher implements Matcher {
     const { byte, next, tokStart } = trie;
     if (tokStart[next[k]] - tokStart[k] >= HUB_TOKENS) {
       const e = this.entry(S, k);
-      if (e.bits) {
-        const bits = e.bits;
-        for (let i = 0; i < bits.length; i++) mask[i] |= bits[i];
-      } else {
-        const toks = e.tokens;
-        for (let i = 0; i < toks.length; i++) { const t = toks[i]; mask[t >>> 5] |= 1 << (t & 31); }
-      }
+      addTokens(mask, e.bits, e.tokens);
       const plain: PlainSteps = { map: null, foreign: null };
       for (let i = 0; i < e.nodes.length; i++) {
         const j = e.nodes[i];
@@ -294,6 +292,15 @@ export class GrammarMatcher implements Matcher {
       }
     }
     if (stepForeign) this.taintDepth--;
+    this.record(j, stepForeign, f0);
+  }
+
+  /**
+   * In a tracking walk outside tainted subtrees, records node `j` as tainted (its step read a
+   * foreign row) or as on the way to a tainted node (foreign count above `f0` since).
+   */
+  private record(j: number, stepForeign: boolean, f0: number): void {
+    const tr = this.rt.track;
     if (tr && this.taintDepth === 0 && this.rec) {
       if (stepForeign) this.rec.taint.add(j);
       else if (tr.foreign !== f0) this.rec.via.add(j);
@@ -314,7 +321,7 @@ export class GrammarMatcher implements Matcher {
     const rt = this.rt;
     const tr = rt.track;
     rt.track = null; // (the key's own scans are not the walk's reads)
-    let ck: ReturnType<GrammarMatcher['coreKey']>;
+    let ck: CoreKey | null;
     try { ck = this.coreKey(S2); } finally { rt.track = tr; }
     if (ck === null) return false;
     if (tr && this.taintDepth === 0 && this.rec) {
@@ -327,9 +334,7 @@ export class GrammarMatcher implements Matcher {
     const savedRec = this.rec, savedDepth = this.taintDepth;
     if (!core) {
       // a walk of the subtree against S2 alone fills the memo
-      const runBytes = new Set<ByteList>();
-      if (!ck.runBytes) for (const r of S2.runs ?? []) if (r.bytes) runBytes.add(r.bytes);
-      rt.track = { local: new Set(ck.rows), startId: S2.row.id, foreign: 0, runBytes, trusted: ck.ended, trustedScans: ck.scans };
+      rt.track = trackerFor(S2, ck);
       const rec: CoreMask = { bits: mask, taint: new Set(), via: new Set() };
       this.rec = rec; this.taintDepth = 0;
       // a large subtree's tokens are found faster as the bits the walk set than by its token list
@@ -342,8 +347,7 @@ export class GrammarMatcher implements Matcher {
       if (!tr || !this.rec || this.taintDepth > 0) return true;
     } else {
       this.stats.subCoreHits++;
-      if (core.bits) { const b = core.bits; for (let i = 0; i < b.length; i++) mask[i] |= b[i]; }
-      else { const toks = core.tokens!; for (let i = 0; i < toks.length; i++) { const t = toks[i]; mask[t >>> 5] |= 1 << (t & 31); } }
+      addTokens(mask, core.bits, core.tokens);
     }
     this.replay(j, S2, mask, core);
     return true;
@@ -358,7 +362,7 @@ export class GrammarMatcher implements Matcher {
     if (before) {
       const bits = new Uint32Array(mask.length);
       for (let i = 0; i < bits.length; i++) bits[i] = mask[i] & ~before[i];
-      for (const x of rec.taint) for (let q = tokStart[x]; q < tokStart[next[x]]; q++) { const t = tokens[q]; bits[t >>> 5] &= ~(1 << (t & 31)); }
+      this.clearTainted(bits, rec.taint);
       return { tokens: null, bits, taint: rec.taint, via: rec.via };
     }
     // the subtree's tokens are one range of the preorder token list, clear in `mask` before the
@@ -417,10 +421,7 @@ export class GrammarMatcher implements Matcher {
     if (stepForeign) this.taintDepth++;
     this.replay(j, S2, mask, core);
     if (stepForeign) this.taintDepth--;
-    if (tr && this.taintDepth === 0 && this.rec) {
-      if (stepForeign) this.rec.taint.add(j);
-      else if (tr.foreign !== f0) this.rec.via.add(j);
-    }
+    this.record(j, stepForeign, f0);
   }
 
   /** The state after boundary node `i` of hub `k`'s entry (null: the prefix dies there). */
@@ -666,6 +667,24 @@ export class GrammarMatcher implements Matcher {
 export function createMatcher(grammar: CompiledGrammar, trie: unknown, tokenizer: TokenizerLike): GrammarMatcher {
   void trie;
   return new GrammarMatcher(grammar, tokenizer);
+}
+
+/** A core key as coreKey returns it. */
+type CoreKey = NonNullable<ReturnType<GrammarMatcher['coreKey']>>;
+
+/** The read tracker of a walk that fills the core memo of key `ck` from state S. */
+function trackerFor(S: State, ck: CoreKey): ReadTracker {
+  // run bytes the key leaves out: a zero-width token that re-reads them taints the node
+  const runBytes = new Set<ByteList>();
+  if (!ck.runBytes) for (const r of S.runs ?? []) if (r.bytes) runBytes.add(r.bytes);
+  return { local: new Set(ck.rows), startId: S.row.id, foreign: 0, runBytes, trusted: ck.ended, trustedScans: ck.scans };
+}
+
+/** ORs a token set into `mask`: as bits when it has them, else token by token. */
+function addTokens(mask: Uint32Array, bits: Uint32Array | null | undefined, tokens: Int32Array | null): void {
+  if (bits) { for (let i = 0; i < bits.length; i++) mask[i] |= bits[i]; return; }
+  const toks = tokens!;
+  for (let i = 0; i < toks.length; i++) { const t = toks[i]; mask[t >>> 5] |= 1 << (t & 31); }
 }
 
 /**
