@@ -20,9 +20,13 @@ const MASK_CACHE_LIMIT = 16_000_000;
 const RUN_KEY_BYTES = 64;
 /** Subtrees past a lexeme boundary with at least this many tokens have core memos of their own. */
 const SUB_CORE_TOKENS = 256;
+/** Deepest core key (see replayDeep): origin links behind the row whose kernels it holds, plus one. */
+const MAX_KEY_DEPTH = 3;
+/** Tainted nodes of a core memo from which a deeper one is looked for. */
+const DEEP_MIN_TAINT = 32;
 
 /** Counters for benchmarks. */
-export interface MatcherStats { masks: number; maskHits: number; coreHits: number; subCoreHits: number; nodesVisited: number }
+export interface MatcherStats { masks: number; maskHits: number; coreHits: number; deepHits: number; subCoreHits: number; nodesVisited: number }
 
 /** Parser states after plain boundary nodes of one hub walk, by (lexer state, byte). */
 interface PlainSteps { map: Map<number, State | null> | null; foreign: Set<number> | null }
@@ -33,6 +37,11 @@ interface PlainSteps { map: Map<number, State | null> | null; foreign: Set<numbe
  */
 export interface CoreMask { bits: Uint32Array; taint: Set<number>; via: Set<number> }
 
+const NO_NODES: number[] = [];
+
+/** A deeper core memo (see GrammarMatcher.replayDeep): tokens it adds to the shallower one's bits. */
+interface DeepMask { extra: Int32Array; taint: Set<number>; via: Set<number> }
+
 /** A core memo of one subtree (see GrammarMatcher.subCore): its untainted tokens as a list or bits. */
 interface SubCoreMask { tokens: Int32Array | null; bits: Uint32Array | null; taint: Set<number>; via: Set<number> }
 
@@ -40,7 +49,7 @@ export class GrammarMatcher implements Matcher {
   private state: State;
   private readonly rt: GrammarRuntime;
   private readonly trie: FlatTrie;
-  readonly stats: MatcherStats = { masks: 0, maskHits: 0, coreHits: 0, subCoreHits: 0, nodesVisited: 0 };
+  readonly stats: MatcherStats = { masks: 0, maskHits: 0, coreHits: 0, deepHits: 0, subCoreHits: 0, nodesVisited: 0 };
 
   constructor(readonly grammar: CompiledGrammar, private readonly tokenizer: TokenizerLike) {
     this.rt = runtimeOf(grammar);
@@ -79,7 +88,7 @@ export class GrammarMatcher implements Matcher {
     if (core) {
       this.stats.coreHits++;
       mask = core.bits.slice();
-      this.replay(0, S, mask, core);
+      this.replayDeep(S, mask, core);
     } else if (ck !== null) {
       mask = new Uint32Array(words);
       this.rt.track = trackerFor(S, ck);
@@ -98,6 +107,36 @@ export class GrammarMatcher implements Matcher {
     }
     this.rt.exactMemo.set(key, mask.slice(), words);
     return mask;
+  }
+
+  /**
+   * Completes a core-memo mask (`mask` holds its bits) by the deepest memo known for S: a core
+   * key of depth d also holds the kernels of the rows d - 1 origin links back, so a walk may read
+   * those too and fewer nodes are tainted (`;` completing a declaration reads the row where it
+   * began: tainted at depth 1, keyed at depth 2). A deeper memo holds only what it adds to the
+   * one above it: the tokens of that one's tainted subtrees outside its own. Where the deepest
+   * known still leaves DEEP_MIN_TAINT tainted nodes, the next depth's memo is filled by replaying
+   * them under that depth's tracker (what the replay had to walk anyway).
+   */
+  private replayDeep(S: State, mask: Uint32Array, core: { taint: Set<number>; via: Set<number> }): void {
+    const rt = this.rt;
+    for (let depth = 2; depth <= MAX_KEY_DEPTH && core.taint.size >= DEEP_MIN_TAINT; depth++) {
+      const dk = this.coreKey(S, depth)!;
+      const deep = rt.coreMemo.get(dk.key) as DeepMask | undefined;
+      if (deep) { this.stats.deepHits++; addTokens(mask, null, deep.extra); core = deep; continue; }
+      const before = mask.slice();
+      rt.track = trackerFor(S, dk);
+      const rec: CoreMask = { bits: mask, taint: new Set(), via: new Set() };
+      this.rec = rec;
+      try { this.replay(0, S, mask, core); } finally { rt.track = null; this.rec = null; this.taintDepth = 0; }
+      // what the replay added, outside the nodes still tainted at this depth
+      for (let i = 0; i < before.length; i++) before[i] = mask[i] & ~before[i];
+      this.clearTainted(before, rec.taint);
+      const extra = tokensOf(before);
+      rt.coreMemo.set(dk.key, { extra, taint: rec.taint, via: rec.via } satisfies DeepMask, extra.length + 4 * (rec.taint.size + rec.via.size) + (dk.key.length >> 1));
+      return;
+    }
+    this.replay(0, S, mask, core);
   }
 
   /** The full mask by a walk that neither reads nor fills the mask memos (tests, benchmarks). */
@@ -139,9 +178,10 @@ export class GrammarMatcher implements Matcher {
    * state and runs (their bytes only when short and about to be re-read). `rows`: the rows whose
    * items the key holds; `ended`, `scans`: the lexeme's end and those tokens' scans (see
    * ReadTracker.trusted); `runBytes`: the key holds the run bytes. Null when that does not
-   * determine a walk (a pending fallback, runs begun at older rows).
+   * determine a walk (a pending fallback, runs begun at older rows). `depth` > 1 adds the kernels
+   * of the rows up to depth - 1 origin links behind the row (see computeMask's deeper memos).
    */
-  private coreKey(S: State): { key: string; rows: Row[]; ended: Boundary | null; scans: Set<Scanned> | null; runBytes: boolean } | null {
+  private coreKey(S: State, depth = 1): { key: string; rows: Row[]; ended: Boundary | null; scans: Set<Scanned> | null; runBytes: boolean } | null {
     if (S.fb) return null;
     const R = S.row;
     if (S.runs) for (const r of S.runs) if (r.row !== R) return null;
@@ -170,16 +210,32 @@ export class GrammarMatcher implements Matcher {
         }
       }
     }
-    const ckey = `core>${ended ? ended.row.id : ''}${vkey}`;
-    let core = R.cache.get(ckey) as string | undefined;
-    if (core === undefined) {
+    const ckey = `core>${ended ? ended.row.id : ''}${vkey}#${depth}`;
+    let cached = R.cache.get(ckey) as { core: string; older: Row[] } | undefined;
+    if (cached === undefined) {
       const cls = new Map<Row, number>([[R, 0]]);
       let after = kernelKey(R, cls);
       // which keyed row each row after is, if any (an ancestor reached again reads as itself)
       for (let i = 1; i < rows.length; i++) after += `>${cls.get(rows[i]) ?? '+'}:${kernelKey(rows[i], cls)}`;
-      core = `${R.initial ? 'I' : ''}${after}${ended ? '' : '>'}${vkey}`;
-      R.cache.set(ckey, core);
+      let core = `${R.initial ? 'I' : ''}${after}${ended ? '' : '>'}${vkey}`;
+      // depth d > 1: the kernels of the rows d - 1 origin links back from R too, each by its class
+      const older: Row[] = [];
+      const keyed = new Set<Row>(rows);
+      let frontier: Row[] = [R];
+      for (let d = 1; d < depth; d++) {
+        const next: Row[] = [];
+        for (const X of frontier) for (const o of X.orig) if (!keyed.has(o)) { keyed.add(o); next.push(o); }
+        next.sort((a, b) => cls.get(a)! - cls.get(b)!);
+        for (const o of next) core += `/${cls.get(o)}:${o.initial ? 'I' : ''}${kernelKey(o, cls)}`;
+        older.push(...next);
+        frontier = next;
+      }
+      if (depth > 1) core += `#${depth}`;
+      cached = { core, older };
+      R.cache.set(ckey, cached);
     }
+    const core = cached.core;
+    for (const o of cached.older) rows.push(o);
     let key = `${this.trie.id}|${S.lex}|${S.ext ? S.ext.id : -1}|${core}`;
     // The bytes of a run about to re-read them (a line's indentation before Python's NEWLINE) are
     // part of the key when short; else they are left out (a string's content, read once), and a
@@ -247,32 +303,52 @@ export class GrammarMatcher implements Matcher {
     const { byte, depth, next, tokStart, tokens, parent } = this.trie;
     const lexer = this.rt.lexer;
     const base = depth[k];
-    const lexAt: number[] = [S.lex];
+    // lexer state per depth below k, in a stack shared by the nested calls (descend recurses)
+    const at = this.flatTop;
+    const span = this.trie.maxDepth - base + 1;
+    if (at + span > this.lexStack.length) {
+      const grown = new Int32Array(Math.max(2 * this.lexStack.length, at + span));
+      grown.set(this.lexStack);
+      this.lexStack = grown;
+    }
+    this.flatTop = at + span;
+    let lexAt = this.lexStack;
+    lexAt[at] = S.lex;
     const end = next[k];
     let i = k + 1;
-    while (i < end) {
-      const d = depth[i] - base;
-      const l = lexAt[d - 1];
-      const b = byte[i];
-      this.stats.nodesVisited++;
-      const t = lexer.step(l, b);
-      if (t >= 0 && (lexer.isAccepting(t) || !lexer.isAccepting(l) || lexer.isStart(l))) {
-        for (let q = tokStart[i]; q < tokStart[i + 1]; q++) { const x = tokens[q]; mask[x >>> 5] |= 1 << (x & 31); }
-        lexAt[d] = t;
-        i++;
-        continue;
+    try {
+      while (i < end) {
+        const d = depth[i] - base;
+        const l = lexAt[at + d - 1];
+        const b = byte[i];
+        this.stats.nodesVisited++;
+        const t = lexer.step(l, b);
+        if (t >= 0 && (lexer.isAccepting(t) || !lexer.isAccepting(l) || lexer.isStart(l))) {
+          for (let q = tokStart[i]; q < tokStart[i + 1]; q++) { const x = tokens[q]; mask[x >>> 5] |= 1 << (x & 31); }
+          lexAt[at + d] = t;
+          i++;
+          continue;
+        }
+        if (t < -1 || (t === -1 && lexer.isStart(l))) { i = next[i]; continue; } // dead
+        const tr = this.rt.track;
+        const f0 = tr ? tr.foreign : 0;
+        this.descend(i, this.rt.step(d === 1 ? S : { row: S.row, lex: l, ext: S.ext, runs: null }, b), f0, mask);
+        lexAt = this.lexStack; // (a nested call may have grown it)
+        if (tr && tr.foreign !== f0 && this.taintDepth === 0 && this.rec) {
+          const via = this.rec.via;
+          for (let q = parent[i]; q !== k && !via.has(q); q = parent[q]) via.add(q);
+        }
+        i = next[i];
       }
-      if (t < -1 || (t === -1 && lexer.isStart(l))) { i = next[i]; continue; } // dead
-      const tr = this.rt.track;
-      const f0 = tr ? tr.foreign : 0;
-      this.descend(i, this.rt.step(d === 1 ? S : { row: S.row, lex: l, ext: S.ext, runs: null }, b), f0, mask);
-      if (tr && tr.foreign !== f0 && this.taintDepth === 0 && this.rec) {
-        const via = this.rec.via;
-        for (let q = parent[i]; q !== k && !via.has(q); q = parent[q]) via.add(q);
-      }
-      i = next[i];
-    }
+    } finally { this.flatTop = at; }
   }
+
+  /** subCoreOf's token list before it is copied at its size. */
+  private outScratch = new Int32Array(0);
+
+  /** flatWalk's lexer states per depth, for all its nested calls; `flatTop`: the first free slot. */
+  private lexStack = new Int32Array(1024);
+  private flatTop = 0;
 
   /**
    * After stepping into node `j` (state `S2`, null: dead): its tokens and its subtree; in a tracking
@@ -367,17 +443,19 @@ export class GrammarMatcher implements Matcher {
     }
     // the subtree's tokens are one range of the preorder token list, clear in `mask` before the
     // walk; the tainted subtrees (topmost, so disjoint) are ranges inside it
-    const cut = [...rec.taint].sort((a, b) => a - b);
-    const out: number[] = [];
-    let c = 0;
-    for (let q = tokStart[j + 1], hi = tokStart[next[j]]; q < hi;) {
+    const cut = rec.taint.size ? [...rec.taint].sort((a, b) => a - b) : NO_NODES;
+    const lo = tokStart[j + 1], hi = tokStart[next[j]];
+    if (this.outScratch.length < hi - lo) this.outScratch = new Int32Array(this.trie.vocabSize);
+    const out = this.outScratch;
+    let n = 0, c = 0;
+    for (let q = lo; q < hi;) {
       if (c < cut.length && q >= tokStart[cut[c]]) { q = tokStart[next[cut[c]]]; c++; continue; }
       const t = tokens[q++];
-      if (mask[t >>> 5] & (1 << (t & 31))) out.push(t);
+      if (mask[t >>> 5] & (1 << (t & 31))) out[n++] = t;
     }
-    if (out.length <= mask.length) return { tokens: Int32Array.from(out), bits: null, taint: rec.taint, via: rec.via };
+    if (n <= mask.length) return { tokens: out.slice(0, n), bits: null, taint: rec.taint, via: rec.via };
     const bits = new Uint32Array(mask.length);
-    for (const t of out) bits[t >>> 5] |= 1 << (t & 31);
+    for (let q = 0; q < n; q++) { const t = out[q]; bits[t >>> 5] |= 1 << (t & 31); }
     return { tokens: null, bits, taint: rec.taint, via: rec.via };
   }
 
@@ -685,6 +763,15 @@ function addTokens(mask: Uint32Array, bits: Uint32Array | null | undefined, toke
   if (bits) { for (let i = 0; i < bits.length; i++) mask[i] |= bits[i]; return; }
   const toks = tokens!;
   for (let i = 0; i < toks.length; i++) { const t = toks[i]; mask[t >>> 5] |= 1 << (t & 31); }
+}
+
+/** The tokens set in `bits`, ascending. */
+function tokensOf(bits: Uint32Array): Int32Array {
+  const out: number[] = [];
+  for (let i = 0; i < bits.length; i++) {
+    for (let w = bits[i]; w !== 0; w &= w - 1) out.push((i << 5) | (31 - Math.clz32(w & -w)));
+  }
+  return Int32Array.from(out);
 }
 
 /**

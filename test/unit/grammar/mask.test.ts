@@ -72,18 +72,19 @@ describe('grammar engine: token masks equal brute force', () => {
  * with the same kernel positions met before, its history-dependent subtrees walked again) must
  * equal an exact walk. Returns how many core hits were checked.
  */
-function checkCoreMemo(lang: string, file: string, tok: Tokenizer, bytes: number, atLayout?: { hits: number }): number {
+function checkCoreMemo(lang: string, file: string, tok: Tokenizer, bytes: number, atLayout?: { hits: number }, deep?: { hits: number }): number {
   const m = createMatcher(grammar(lang), undefined, tok);
   const ids = tok.encodeBytes(new Uint8Array(fs.readFileSync(file).subarray(0, bytes)));
   let hits = 0;
   for (let i = 0; i < ids.length; i++) {
-    const before = m.stats.coreHits;
+    const before = m.stats.coreHits, deepBefore = m.stats.deepHits;
     const runs = (m.snapshot() as State).runs;
     const mask = m.computeMask();
     if (m.stats.coreHits > before) {
       hits++;
       // a scanner run that re-reads its bytes is pending (a line's indentation before NEWLINE)
       if (atLayout && runs?.some((r) => r.run.rereads)) atLayout.hits++;
+      if (deep && m.stats.deepHits > deepBefore) deep.hits++;
       const exact = m.exactMask();
       for (let w = 0; w < exact.length; w++) {
         if (exact[w] !== mask[w]) assert.fail(`${file} at token ${i}: core-memo mask differs from an exact walk in word ${w}`);
@@ -112,6 +113,15 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
     assert.ok(py > 500 && atLayout.hits > 100, `core hits: ${py}, after indentation: ${atLayout.hits}`);
   });
 
+  it('deeper core memos (the kernels of the rows behind the row in the key, fewer nodes walked again) equal exact walks, Python, 128k vocabulary', function () {
+    this.timeout(120_000);
+    if (!fs.existsSync(llama3Path)) this.skip();
+    const tok = Tokenizer.fromFile(llama3Path);
+    const deep = { hits: 0 };
+    const py = checkCoreMemo('python', '/usr/lib/python3.11/shlex.py', tok, 8_000, undefined, deep);
+    assert.ok(py > 400 && deep.hits > 200, `core hits: ${py}, by a deeper memo: ${deep.hits}`);
+  });
+
   it('subtree core memos (past a lexeme boundary, keyed by the row it began): every mask equals an exact walk, minified JavaScript, 128k vocabulary', function () {
     this.timeout(120_000);
     if (!fs.existsSync(llama3Path)) this.skip();
@@ -127,7 +137,7 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
       }
       assert.ok(m.consume(ids[i]), `${file}: token ${i} rejected`);
     }
-    assert.ok(m.stats.subCoreHits > 1000, `subtree core hits: ${m.stats.subCoreHits}`);
+    assert.ok(m.stats.subCoreHits > 1000 && m.stats.deepHits > 200, `subtree core hits: ${m.stats.subCoreHits}, deeper core hits: ${m.stats.deepHits}`);
   });
 
   it('equals exact walks where a scanned row is an ancestor of the start (`x;` back to the statement row), 128k vocabulary', function () {
