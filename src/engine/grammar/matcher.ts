@@ -599,10 +599,10 @@ export class GrammarMatcher implements Matcher {
       const rsId = runStack[d - 1];
       const b = byte[i];
       let boundary = false;
-      let outId = -1;
+      let outId = -1, verdict = false;
       if (rsId >= 0) {
         outId = this.runSetStep(cache, rsId, b);
-        if (outId === RUNS_VERDICT) { boundary = true; outId = -1; }
+        if (outId === RUNS_VERDICT) { boundary = true; outId = -1; verdict = true; }
       }
       let nl = -1;
       let fb = fbStack[d - 1];
@@ -618,7 +618,9 @@ export class GrammarMatcher implements Matcher {
         } else if (t === -1 && !lexer.isStart(l)) boundary = true;
       }
       if (boundary) {
-        nodes.push(i); lexes.push(l); runsAt.push(rsId >= 0 ? sets[rsId].pairs : null);
+        // (runs that all decline byte b leave no trace in the state after it: the node steps as
+        // a plain one, shared with the other nodes of its lexer state and byte; see stepBoundary)
+        nodes.push(i); lexes.push(l); runsAt.push(rsId >= 0 && (verdict || outId >= 0) ? sets[rsId].pairs : null);
         const q = l >= 0 && lexer.isAccepting(l) ? -1 : fb;
         fbNodes.push(q);
         const dq = q >= 0 ? depth[q] - base : 0;
