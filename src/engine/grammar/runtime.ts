@@ -145,6 +145,9 @@ const REFEED_ANCHOR = 16;
 /** A memoized feedList: the state, whether it read foreign rows, under which tracker. */
 interface Fed { S: State | null; foreign: boolean; tr: ReadTracker | null }
 
+/** A memoized afterRereading: its inputs besides the byte list, and a Fed. */
+interface Reread extends Fed { row: Row; terminal: number; ext: ExtObj; depth: number }
+
 /**
  * Result of ending the current lexeme: the parser row after it and the next lexer start state;
  * `sep`: the lexeme was a whitespace separator extra (tree-sitter's lexer skips those inside one
@@ -255,6 +258,8 @@ export class GrammarRuntime {
   track: ReadTracker | null = null;
   /** feedList results by the list node they end at, then by start state and depth. */
   private readonly fedMemo = new WeakMap<ByteList, Map<string, Fed>>();
+  /** afterRereading results by the run bytes they read. */
+  private readonly rereadMemo = new WeakMap<ByteList, Reread[]>();
 
   /** A walk's record of a lexeme end it used (cached or new); the key's own end is trusted. */
   private noteBoundary(b: Boundary | null): void {
@@ -460,10 +465,37 @@ export class GrammarRuntime {
     }
     // The scanner has returned a token: tree-sitter takes it even where the parser has no action
     // for it (an unexpected `_dedent` is an error), it does not fall back to the lexer.
+    if (r.refeedRun && bytes) return this.feed(this.afterRereading(runRow, bytes, r, depth + 1), r.refeed, depth + 1);
     const nb = this.afterVerdict(runRow, r);
     if (!nb) return null;
-    if (this.track && r.refeedRun) for (let p = bytes; p; p = p.prev) if (this.track.runBytes.has(p)) { this.track.foreign++; break; }
     return this.refeed(nb, r, bytes, depth + 1);
+  }
+
+  /**
+   * The state after a zero-width verdict and the run's bytes read again, before the verdict's own
+   * refeed. A mask walk at a layout position asks it once per first byte of a token (every
+   * sibling reads the same run bytes, only the byte after differs): memoized per byte list.
+   */
+  private afterRereading(runRow: Row, bytes: ByteList, r: VerdictObj, depth: number): State | null {
+    const tr = this.track;
+    let memo = this.rereadMemo.get(bytes);
+    if (memo) {
+      for (const m of memo) {
+        if (m.row === runRow && m.terminal === r.terminal && m.ext === r.ext && m.depth === depth && (tr === null || m.tr === tr)) {
+          if (tr && m.foreign) tr.foreign++;
+          return m.S;
+        }
+      }
+    } else this.rereadMemo.set(bytes, (memo = []));
+    const f0 = tr ? tr.foreign : 0;
+    const nb = this.afterVerdict(runRow, r);
+    let S: State | null = null;
+    if (nb) {
+      if (tr) for (let p: ByteList | null = bytes; p; p = p.prev) if (tr.runBytes.has(p)) { tr.foreign++; break; }
+      S = this.feedList(nb, bytes, depth);
+    }
+    if (memo.length < 8) memo.push({ row: runRow, terminal: r.terminal, ext: r.ext, depth, tr, S, foreign: tr !== null && tr.foreign !== f0 });
+    return S;
   }
 
   /** Feeds what a verdict re-reads: the run's bytes for a zero-width token, then `refeed`. */
