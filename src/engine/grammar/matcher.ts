@@ -35,15 +35,21 @@ interface PlainSteps { map: Map<number, State | null> | null; foreign: Set<numbe
  * A mask by core (see GrammarMatcher.computeMask): the tokens outside tainted subtrees, the
  * tainted trie nodes (topmost), and the nodes on the way to them.
  */
-export interface CoreMask { bits: Uint32Array; taint: Set<number>; via: Set<number> }
+export interface CoreMask extends Replayable { bits: Uint32Array }
+
+/**
+ * What a replay walks again: the tainted nodes and the nodes on the way to them, as recorded;
+ * `plan`: both, ascending (preorder), with `planTaint` flags — built at the first replay.
+ */
+interface Replayable { taint: Set<number>; via: Set<number>; plan?: Int32Array; planTaint?: Uint8Array }
 
 const NO_NODES: number[] = [];
 
 /** A deeper core memo (see GrammarMatcher.replayDeep): tokens it adds to the shallower one's bits. */
-interface DeepMask { extra: Int32Array; taint: Set<number>; via: Set<number> }
+interface DeepMask extends Replayable { extra: Int32Array }
 
 /** A core memo of one subtree (see GrammarMatcher.subCore): its untainted tokens as a list or bits. */
-interface SubCoreMask { tokens: Int32Array | null; bits: Uint32Array | null; taint: Set<number>; via: Set<number> }
+interface SubCoreMask extends Replayable { tokens: Int32Array | null; bits: Uint32Array | null }
 
 export class GrammarMatcher implements Matcher {
   private state: State;
@@ -118,7 +124,7 @@ export class GrammarMatcher implements Matcher {
    * known still leaves DEEP_MIN_TAINT tainted nodes, the next depth's memo is filled by replaying
    * them under that depth's tracker (what the replay had to walk anyway).
    */
-  private replayDeep(S: State, mask: Uint32Array, core: { taint: Set<number>; via: Set<number> }): void {
+  private replayDeep(S: State, mask: Uint32Array, core: Replayable): void {
     const rt = this.rt;
     for (let depth = 2; depth <= MAX_KEY_DEPTH && core.taint.size >= DEEP_MIN_TAINT; depth++) {
       const dk = this.coreKey(S, depth)!;
@@ -463,37 +469,47 @@ export class GrammarMatcher implements Matcher {
    * Completes a core-memo mask for state `S` at node `k`: re-steps the nodes on the way to
    * tainted ones (their own tokens are in the bits) and walks the tainted ones exactly.
    */
-  private replay(k: number, S: State, mask: Uint32Array, core: { taint: Set<number>; via: Set<number> }): void {
-    const { byte, next, tokStart } = this.trie;
+  private replay(k: number, S: State, mask: Uint32Array, core: Replayable): void {
+    const { byte, next, tokStart, parent } = this.trie;
+    const plan = core.plan ?? planOf(core);
+    const flags = core.planTaint!;
+    // the recorded nodes below k: a range of the plan (preorder)
+    let q = lowerBound(plan, k + 1);
+    const end = next[k];
+    if (q >= plan.length || plan[q] >= end) return;
     // under a tracker (see subCore), nodes are recorded as a walk records them
     const tr = this.rt.track;
     if (tokStart[next[k]] - tokStart[k] >= HUB_TOKENS) {
       const e = this.entry(S, k);
       const plain: PlainSteps = { map: null, foreign: null };
-      for (let i = 0; i < e.nodes.length; i++) {
-        const j = e.nodes[i];
-        const tainted = core.taint.has(j);
-        if (!tainted && !core.via.has(j)) continue;
+      const bn = e.nodes;
+      let i = 0;
+      for (; q < plan.length && plan[q] < end; q++) {
+        // the recorded nodes at this level are boundary nodes of the entry (ascending too)
+        const j = plan[q];
+        while (i < bn.length && bn[i] < j) i++;
+        if (i === bn.length) break;
+        if (bn[i] !== j) continue; // (deeper: replayed from its boundary node)
         const f0 = tr ? tr.foreign : 0;
         const S2 = this.stepBoundary(e, i, k, S, plain);
-        if (tainted) this.descend(j, S2, f0, mask, S2 !== null && S2.row !== S.row);
+        if (flags[q]) this.descend(j, S2, f0, mask, S2 !== null && S2.row !== S.row);
         else if (S2) this.replayVia(j, S2, mask, core, f0);
       }
       return;
     }
-    for (let c = k + 1; c < next[k]; c = next[c]) {
-      const tainted = core.taint.has(c);
-      if (!tainted && !core.via.has(c)) continue;
+    for (; q < plan.length && plan[q] < end; q++) {
+      const c = plan[q];
+      if (parent[c] !== k) continue; // (deeper: replayed from its child of k)
       this.stats.nodesVisited++;
       const f0 = tr ? tr.foreign : 0;
       const S2 = this.rt.step(S, byte[c]);
-      if (tainted) this.descend(c, S2, f0, mask);
+      if (flags[q]) this.descend(c, S2, f0, mask);
       else if (S2) this.replayVia(c, S2, mask, core, f0);
     }
   }
 
   /** `replay` below a node on the way to tainted ones (recorded like `descend` does under a tracker). */
-  private replayVia(j: number, S2: State, mask: Uint32Array, core: { taint: Set<number>; via: Set<number> }, f0: number): void {
+  private replayVia(j: number, S2: State, mask: Uint32Array, core: Replayable, f0: number): void {
     const tr = this.rt.track;
     const stepForeign = tr !== null && tr.foreign !== f0;
     if (stepForeign) this.taintDepth++;
@@ -765,6 +781,33 @@ function addTokens(mask: Uint32Array, bits: Uint32Array | null | undefined, toke
   if (bits) { for (let i = 0; i < bits.length; i++) mask[i] |= bits[i]; return; }
   const toks = tokens!;
   for (let i = 0; i < toks.length; i++) { const t = toks[i]; mask[t >>> 5] |= 1 << (t & 31); }
+}
+
+/** Builds a record's replay plan (see Replayable) from its sets. */
+function planOf(core: Replayable): Int32Array {
+  const plan = new Int32Array(core.taint.size + core.via.size);
+  let n = 0;
+  for (const j of core.taint) plan[n++] = j;
+  for (const j of core.via) plan[n++] = j;
+  plan.sort();
+  // (a node is in one set only; dropped if twice all the same)
+  let m = 0;
+  for (let i = 0; i < n; i++) if (m === 0 || plan[i] !== plan[m - 1]) plan[m++] = plan[i];
+  const flags = new Uint8Array(m);
+  for (let i = 0; i < m; i++) if (core.taint.has(plan[i])) flags[i] = 1;
+  core.planTaint = flags;
+  core.plan = m === n ? plan : plan.slice(0, m);
+  return core.plan;
+}
+
+/** The first index of ascending `a` whose value is at least x. */
+function lowerBound(a: Int32Array, x: number): number {
+  let lo = 0, hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < x) lo = mid + 1; else hi = mid;
+  }
+  return lo;
 }
 
 /** The tokens set in `bits`, ascending. */
