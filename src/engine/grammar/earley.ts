@@ -27,6 +27,9 @@ export class EarleyTables {
   readonly rows = new RowInterner();
   /** Prediction closures by their sorted seed nonterminals (bounded by the grammar's shape). */
   readonly predSets = new Map<string, PredSet>();
+  /** Row shapes by the hash of their kernel positions (see Shape), several on a collision. */
+  readonly shapes = new Map<number, Shape | Shape[]>();
+  shapeCount = 0;
   /**
    * The rows whose items the last `scan` read: the scanned row and the origin of every item it
    * completed. A result that read only rows derived from a row R in one mask walk is a function
@@ -201,60 +204,37 @@ function mergeSorted(a: readonly number[], na: number, b: Int32Array): Int32Arra
 }
 
 /**
- * One Earley set. Immutable once built; caches results of scanning it. Rows are hash-consed: two
- * rows with the same kernel items (dotted position + origin row, origins compared by identity) are
- * one object, so a row's future — and every result cached on it — is shared by all the places in a
- * file (and all the requests) that reach the same parse state. That is what makes masks and
- * scans repeat: left-recursive repeats give the statements of one block identical rows.
+ * What a row's kernel positions alone determine, shared by every row with those positions (the
+ * same statement shape at another place: only the origins differ) — the LR(0) part of a row: the
+ * items by the symbol after their dot, the prediction closure, the terminals expected next, and
+ * the runtime's caches that depend on those alone (lexer start states, the scanner run begun).
  */
-export class Row {
-  /** Unique id (identity of the row as an origin). */
-  readonly id = nextRowId++;
-  /** Dotted positions of the kernel items (origin: an earlier row). */
+export class Shape {
+  /** Kernel positions, ascending. */
   readonly pos: readonly number[];
-  /** Origin row of each kernel item. */
-  readonly orig: Row[];
-  /** Kernel items by the symbol after their dot. */
-  private readonly next: NextIndex;
-  /** The predicted items (origin: this row). */
+  readonly next: NextIndex;
   readonly pred: PredSet;
   /** How many of `next.syms` are terminals (they sort first). */
-  private readonly ownCount: number;
-  /** The kernel items' keys, ascending (see `close`): the row's identity in the interner. */
-  readonly ikeys: ArrayLike<number>;
+  readonly ownCount: number;
   private expectedCache: Int32Array | null = null;
   private expectKeyCache: string | null = null;
-  readonly accepting: boolean;
-  /** Scan results by key (see Matcher); owned by the matcher layer. */
-  get cache(): Map<number | string, unknown> { return (this.cacheMap ??= new Map()); }
-  private cacheMap: Map<number | string, unknown> | null = null;
-  /**
-   * Fields the runtime owns, set on most rows (a map each would cost more than the row): the
-   * lexer start states after the row (after a lexeme, after an extra; -2 not known yet), and the
-   * scanner run begun after it for the scanner state asked last (undefined: none asked).
-   */
+  /** See Row.startLex. */
   startLex = -2;
   startLexExtra = -2;
   runExt: unknown = undefined;
   run: unknown = undefined;
 
-  /** `index`: the lexeme count where the row was first built (informational: rows are shared). */
-  constructor(readonly index: number, pos: number[], orig: Row[], pred: PredSet, tables: EarleyTables, readonly initial = false, ikeys: ArrayLike<number> = NO_KEYS) {
+  constructor(pos: number[], pred: PredSet, tables: EarleyTables) {
     this.pos = pos;
-    this.orig = orig;
     this.pred = pred;
-    this.ikeys = ikeys;
-    let accepting = initial && pred.hasAccept;
-    for (let i = 0; i < pos.length; i++) if (pos[i] === tables.acceptPos && orig[i].initial) accepting = true;
-    this.next = indexBySymbol(this.pos, tables.dotSym);
+    this.next = indexBySymbol(pos, tables.dotSym);
     this.ownCount = terminalCount(this.next.syms, tables.T);
-    this.accepting = accepting;
   }
 
   /** Terminals some item expects next, ascending (built when first asked: many rows never are). */
   get expected(): Int32Array { return (this.expectedCache ??= mergeSorted(this.next.syms, this.ownCount, this.pred.expected)); }
 
-  /** Shares lexer start states between rows expecting the same terminals (cheap to build). */
+  /** Shares lexer start states between shapes expecting the same terminals (cheap to build). */
   get expectKey(): string {
     if (this.expectKeyCache === null) {
       let key = `${this.pred.id}:`;
@@ -263,9 +243,102 @@ export class Row {
     }
     return this.expectKeyCache;
   }
+}
+
+/** Shapes interned before the table starts afresh (old shapes stay with their rows). */
+const SHAPE_LIMIT = 50_000;
+
+/** The interned shape of the ascending kernel positions `pos` (a fresh array the shape may keep). */
+function shapeOf(pos: number[], tables: EarleyTables): Shape {
+  let h = pos.length;
+  for (let i = 0; i < pos.length; i++) h = (Math.imul(h, 0x9e3779b1) + pos[i]) | 0;
+  const at = tables.shapes.get(h);
+  if (at !== undefined) {
+    if (!Array.isArray(at)) { if (samePositions(at.pos, pos)) return at; }
+    else for (const x of at) if (samePositions(x.pos, pos)) return x;
+  }
+  const { dotSym, T } = tables;
+  const wanted: number[] = [];
+  for (let i = 0; i < pos.length; i++) { const sym = dotSym[pos[i]]; if (sym >= T) wanted.push(sym); }
+  const shape = new Shape(pos, predSetOf(distinctAscending(wanted, wanted.length), tables), tables);
+  if (tables.shapeCount >= SHAPE_LIMIT) { tables.shapes.clear(); tables.shapeCount = 0; }
+  const again = tables.shapes.get(h);
+  if (again === undefined) tables.shapes.set(h, shape);
+  else if (Array.isArray(again)) again.push(shape);
+  else tables.shapes.set(h, [again, shape]);
+  tables.shapeCount++;
+  return shape;
+}
+
+function samePositions(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * One Earley set. Immutable once built; caches results of scanning it. Rows are hash-consed: two
+ * rows with the same kernel items (dotted position + origin row, origins compared by identity) are
+ * one object, so a row's future — and every result cached on it — is shared by all the places in a
+ * file (and all the requests) that reach the same parse state. That is what makes masks and
+ * scans repeat: left-recursive repeats give the statements of one block identical rows. What the
+ * kernel positions alone determine is its Shape, shared further still.
+ */
+export class Row {
+  /** Unique id (identity of the row as an origin). */
+  readonly id = nextRowId++;
+  readonly shape: Shape;
+  /** Dotted positions of the kernel items, ascending (origin: an earlier row); the shape's. */
+  readonly pos: readonly number[];
+  /** Origin row of each kernel item. */
+  readonly orig: Row[];
+  /** The predicted items (origin: this row). */
+  readonly pred: PredSet;
+  /** The kernel items' keys, ascending (see `close`): the row's identity in the interner. */
+  readonly ikeys: ArrayLike<number>;
+  readonly accepting: boolean;
+  /** Scan results by key (see Matcher); owned by the matcher layer. */
+  get cache(): Map<number | string, unknown> { return (this.cacheMap ??= new Map()); }
+  private cacheMap: Map<number | string, unknown> | null = null;
+
+  /**
+   * `index`: the lexeme count where the row was first built (informational: rows are shared).
+   * `orig`: the origins of the shape's kernel positions, in their order.
+   */
+  constructor(readonly index: number, shape: Shape, orig: Row[], tables: EarleyTables, readonly initial = false, ikeys: ArrayLike<number> = NO_KEYS) {
+    this.shape = shape;
+    this.pos = shape.pos;
+    this.orig = orig;
+    this.pred = shape.pred;
+    this.ikeys = ikeys;
+    let accepting = initial && shape.pred.hasAccept;
+    const pos = shape.pos;
+    for (let i = 0; i < pos.length; i++) if (pos[i] === tables.acceptPos && orig[i].initial) accepting = true;
+    this.accepting = accepting;
+  }
+
+  /**
+   * Fields the runtime owns, kept on the shape (they depend on the expected terminals alone): the
+   * lexer start states after the row (after a lexeme, after an extra; -2 not known yet), and the
+   * scanner run begun after it for the scanner state asked last (undefined: none asked).
+   */
+  get startLex(): number { return this.shape.startLex; }
+  set startLex(s: number) { this.shape.startLex = s; }
+  get startLexExtra(): number { return this.shape.startLexExtra; }
+  set startLexExtra(s: number) { this.shape.startLexExtra = s; }
+  get runExt(): unknown { return this.shape.runExt; }
+  set runExt(e: unknown) { this.shape.runExt = e; }
+  get run(): unknown { return this.shape.run; }
+  set run(r: unknown) { this.shape.run = r; }
+
+  /** Terminals some item expects next, ascending. */
+  get expected(): Int32Array { return this.shape.expected; }
+
+  /** Shares lexer start states between rows expecting the same terminals (cheap to build). */
+  get expectKey(): string { return this.shape.expectKey; }
 
   /** Whether some item expects terminal `t` next. */
-  expects(t: number): boolean { return findSym(this.next.syms, t) >= 0 || findSym(this.pred.next.syms, t) >= 0; }
+  expects(t: number): boolean { return findSym(this.shape.next.syms, t) >= 0 || findSym(this.pred.next.syms, t) >= 0; }
 
   /**
    * Writes the items of this row that expect `sym`, advanced over it, from index n on: positions
@@ -273,9 +346,10 @@ export class Row {
    * after the last item written.
    */
   advanceAt(sym: number, outPos: number[], outOrig: Row[], n: number): number {
-    let k = findSym(this.next.syms, sym);
+    const next = this.shape.next;
+    let k = findSym(next.syms, sym);
     if (k >= 0) {
-      const { start, items } = this.next;
+      const { start, items } = next;
       for (let q = start[k], e = start[k + 1]; q < e; q++) { const j = items[q]; outPos[n] = this.pos[j] + 1; outOrig[n] = this.orig[j]; n++; }
     }
     const pn = this.pred.next;
@@ -347,7 +421,7 @@ function itemHash(k: number): number {
 
 // Scratch of `close` (never reentered), filled up to explicit counts (setting an array's length
 // to 0 drops its storage): most closes find their row interned and allocate nothing.
-const cPos: number[] = [], cOrig: Row[] = [], cKeys: number[] = [], cWanted: number[] = [];
+const cPos: number[] = [], cOrig: Row[] = [], cKeys: number[] = [];
 const cAdvPos: number[] = [], cAdvOrig: Row[] = [], cKernel: number[] = [], cKernelAt: number[] = [];
 let cN = 0;
 /** The items' keys of one close as an open-addressing set, cleared by bumping the stamp. */
@@ -402,7 +476,6 @@ function close(index: number, seedPos: number[], seedOrig: Row[], nSeeds: number
   const P = dotSym.length;
   cN = 0;
   if (++stamp === 0x7fffffff) { seenStamp.fill(0); stamp = 1; }
-  let nw = 0;
   for (let i = 0; i < nSeeds; i++) addItem(seedPos[i], seedOrig[i], P);
   for (let i = 0; i < cN; i++) {
     const p = cPos[i];
@@ -412,10 +485,7 @@ function close(index: number, seedPos: number[], seedOrig: Row[], nSeeds: number
       reads.push(o);
       const na = o.advanceAt(ruleLhs[posRule[p]], cAdvPos, cAdvOrig, 0);
       for (let q = 0; q < na; q++) addItem(cAdvPos[q], cAdvOrig[q], P);
-    } else if (s >= T) {
-      cWanted[nw++] = s;
-      if (nullable[s]) addItem(p + 1, o, P);
-    }
+    } else if (s >= T && nullable[s]) addItem(p + 1, o, P);
   }
   // Completed items have done their work (completion ran above); only the accepting one matters
   // later. Dropping them keeps rows free of history: after `x = 1\n` the row no longer remembers
@@ -431,20 +501,27 @@ function close(index: number, seedPos: number[], seedOrig: Row[], nSeeds: number
   const interned = tables.rows.find(h, cKernel, n);
   if (interned) { tables.rows.hits++; return interned; }
   tables.rows.misses++;
+  // the kernel by position, then origin (insertion sort: kernels are small)
+  for (let i = 1; i < n; i++) {
+    const x = cKernelAt[i], px = cPos[x], ox = cOrig[x].id;
+    let j = i - 1;
+    while (j >= 0 && (cPos[cKernelAt[j]] > px || (cPos[cKernelAt[j]] === px && cOrig[cKernelAt[j]].id > ox))) { cKernelAt[j + 1] = cKernelAt[j]; j--; }
+    cKernelAt[j + 1] = x;
+  }
   const kPos: number[] = new Array(n), kOrig: Row[] = new Array(n);
   for (let j = 0; j < n; j++) { kPos[j] = cPos[cKernelAt[j]]; kOrig[j] = cOrig[cKernelAt[j]]; }
-  const seeds = distinctAscending(cWanted, nw);
   const ikeys = new Float64Array(n);
   for (let i = 0; i < n; i++) ikeys[i] = cKernel[i];
   ikeys.sort();
-  const row = new Row(index, kPos, kOrig, predSetOf(seeds, tables), tables, false, ikeys);
+  const row = new Row(index, shapeOf(kPos, tables), kOrig, tables, false, ikeys);
   tables.rows.add(h, row);
   return row;
 }
 
 /** The first row: predictions of the start symbol. */
 export function initialRow(tables: EarleyTables): Row {
-  return (tables.rows.initial ??= new Row(0, [], [], predSetOf([tables.grammar.start], tables), tables, true));
+  // (its shape is its own: no kernel, the start symbol predicted)
+  return (tables.rows.initial ??= new Row(0, new Shape([], predSetOf([tables.grammar.start], tables), tables), [], tables, true));
 }
 
 /** The row after scanning any of `terminals` (ascending ids) in `row`, or null if none is expected. */

@@ -825,14 +825,14 @@ function tokensOf(bits: Uint32Array): Int32Array {
  * their equality, not what they hold: a walk that reads an origin's items is tainted (see
  * GrammarMatcher.computeMask). Two equal keys describe the same items up to renaming the origins
  * (class c ↔ class c), whatever order ties at one position come in; a different tie order only
- * costs a hit. Deeper keys (origins' kernels too) were tried: they repeat less, slower medians.
+ * costs a hit. Keys of the origins' kernels too repeat less: they are a second level only (see
+ * replayDeep).
  */
 function kernelKey(X: Row, cls: Map<Row, number>): string {
   const n = X.pos.length;
-  const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => X.pos[a] - X.pos[b]);
   let key = '';
-  for (let q = 0; q < n; q++) {
-    const i = idx[q];
+  for (let i = 0; i < n; i++) {
+    // (a row's kernel is in position order)
     const o = X.orig[i];
     let c = cls.get(o);
     if (c === undefined) { c = cls.size; cls.set(o, c); }
