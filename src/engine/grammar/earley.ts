@@ -69,7 +69,6 @@ export class EarleyTables {
   }
 }
 
-const NO_KEYS = new Float64Array(0);
 
 /** Rows interned per generation before the table starts afresh (bounds the memory rows keep). */
 const ROW_INTERN_LIMIT = 25_000;
@@ -294,8 +293,6 @@ export class Row {
   readonly orig: Row[];
   /** The predicted items (origin: this row). */
   readonly pred: PredSet;
-  /** The kernel items' keys, ascending (see `close`): the row's identity in the interner. */
-  readonly ikeys: ArrayLike<number>;
   readonly accepting: boolean;
   /** Scan results by key (see Matcher); owned by the matcher layer. */
   get cache(): Map<number | string, unknown> { return (this.cacheMap ??= new Map()); }
@@ -305,12 +302,11 @@ export class Row {
    * `index`: the lexeme count where the row was first built (informational: rows are shared).
    * `orig`: the origins of the shape's kernel positions, in their order.
    */
-  constructor(readonly index: number, shape: Shape, orig: Row[], tables: EarleyTables, readonly initial = false, ikeys: ArrayLike<number> = NO_KEYS) {
+  constructor(readonly index: number, shape: Shape, orig: Row[], tables: EarleyTables, readonly initial = false) {
     this.shape = shape;
     this.pos = shape.pos;
     this.orig = orig;
     this.pred = shape.pred;
-    this.ikeys = ikeys;
     let accepting = initial && shape.pred.hasAccept;
     const pos = shape.pos;
     for (let i = 0; i < pos.length; i++) if (pos[i] === tables.acceptPos && orig[i].initial) accepting = true;
@@ -364,7 +360,7 @@ export class Row {
 
 /** The table of interned rows of one grammar (see Row); starts afresh past its limit. */
 export class RowInterner {
-  /** Rows by the hash of their kernel keys (`Row.ikeys`), several on a collision. */
+  /** Rows by the hash of their kernel items (see itemHash), several on a collision. */
   private map = new Map<number, Row | Row[]>();
   private count = 0;
   /** The first row (see initialRow), kept apart: it has no kernel. */
@@ -376,12 +372,15 @@ export class RowInterner {
   get size(): number { return this.count; }
   reset(): void { this.map = new Map(); this.count = 0; this.initial = null; this.generation++; }
 
-  /** The interned row whose kernel keys are the first n of `keys` (distinct, any order), of hash `h` (see itemHash). */
-  find(h: number, keys: readonly number[], n: number): Row | undefined {
+  /**
+   * The interned row whose kernel is `close`'s (its first n kernel items, distinct, any order),
+   * of hash `h` (see itemHash).
+   */
+  find(h: number, n: number): Row | undefined {
     const at = this.map.get(h);
     if (at === undefined) return undefined;
-    if (!Array.isArray(at)) return sameKeys(at.ikeys, keys, n) ? at : undefined;
-    for (const r of at) if (sameKeys(r.ikeys, keys, n)) return r;
+    if (!Array.isArray(at)) return sameKernel(at, n) ? at : undefined;
+    for (const r of at) if (sameKernel(r, n)) return r;
     return undefined;
   }
 
@@ -395,35 +394,37 @@ export class RowInterner {
   }
 }
 
-/** Whether the first n of distinct keys `b` (any order) are the ascending keys `a`. */
-function sameKeys(a: ArrayLike<number>, b: readonly number[], n: number): boolean {
-  if (a.length !== n) return false;
+/** Whether row `r`'s kernel is the first n kernel items of `close` (distinct; the row's by position). */
+function sameKernel(r: Row, n: number): boolean {
+  const pos = r.pos, orig = r.orig;
+  if (pos.length !== n) return false;
   for (let i = 0; i < n; i++) {
-    const k = b[i];
-    let lo = 0, hi = a.length - 1;
-    for (;;) {
-      if (lo > hi) return false;
-      const mid = (lo + hi) >>> 1;
-      if (a[mid] === k) break;
-      if (a[mid] < k) lo = mid + 1; else hi = mid - 1;
-    }
+    const at = cKernelAt[i];
+    const p = cPos[at], o = cOrig[at];
+    // the first item at position p, then those tied with it
+    let lo = 0, hi = n;
+    while (lo < hi) { const mid = (lo + hi) >>> 1; if (pos[mid] < p) lo = mid + 1; else hi = mid; }
+    while (lo < n && pos[lo] === p && orig[lo] !== o) lo++;
+    if (lo === n || pos[lo] !== p) return false;
   }
   return true;
 }
 
-/** Hash of one item key (below 2^53); a kernel's hash is their sum, so item order does not matter. */
-function itemHash(k: number): number {
-  let h = Math.imul((k >>> 0) ^ 0x5bd1e995, 0x9e3779b1);
-  h = Math.imul(h ^ ((k / 4294967296) >>> 0) ^ (h >>> 15), 0x85ebca77);
+/** Hash of item (position p, origin id); a kernel's hash is their sum, so item order does not matter. */
+function itemHash(p: number, id: number): number {
+  let h = Math.imul(p ^ 0x5bd1e995, 0x9e3779b1);
+  h = Math.imul(h ^ id ^ (h >>> 15), 0x85ebca77);
   return h ^ (h >>> 13);
 }
 
 
 // Scratch of `close` (never reentered), filled up to explicit counts (setting an array's length
 // to 0 drops its storage): most closes find their row interned and allocate nothing.
-const cPos: number[] = [], cOrig: Row[] = [], cKeys: number[] = [];
-const cAdvPos: number[] = [], cAdvOrig: Row[] = [], cKernel: number[] = [], cKernelAt: number[] = [];
+const cPos: number[] = [], cOrig: Row[] = [], cKeys: number[] = [], cHash: number[] = [];
+const cAdvPos: number[] = [], cAdvOrig: Row[] = [], cKernelAt: number[] = [];
 let cN = 0;
+/** close's kernel sort scratch. */
+const kSort: number[] = [];
 /** The items' keys of one close as an open-addressing set, cleared by bumping the stamp. */
 let seenKeys = new Float64Array(1024);
 let seenStamp = new Int32Array(1024);
@@ -452,18 +453,19 @@ function addItem(p: number, o: Row, P: number): void {
     seenStamp = new Int32Array(seenKeys.length);
     mask = seenKeys.length - 1;
     for (let q = 0; q < cN; q++) {
-      let j = itemHash(cKeys[q]) & mask;
+      let j = cHash[q] & mask;
       while (seenStamp[j] === stamp) j = (j + 1) & mask;
       seenStamp[j] = stamp; seenKeys[j] = cKeys[q];
     }
   }
-  let j = itemHash(k) & mask;
+  const ih = itemHash(p, o.id);
+  let j = ih & mask;
   while (seenStamp[j] === stamp) {
     if (seenKeys[j] === k) return;
     j = (j + 1) & mask;
   }
   seenStamp[j] = stamp; seenKeys[j] = k;
-  cKeys[cN] = k; cPos[cN] = p; cOrig[cN] = o; cN++;
+  cKeys[cN] = k; cHash[cN] = ih; cPos[cN] = p; cOrig[cN] = o; cN++;
 }
 
 /**
@@ -494,26 +496,28 @@ function close(index: number, seedPos: number[], seedOrig: Row[], nSeeds: number
   let h = 0;
   for (let i = 0; i < cN; i++) {
     if (dotSym[cPos[i]] < 0 && cPos[i] !== tables.acceptPos) continue;
-    cKernelAt[n] = i;
-    cKernel[n++] = cKeys[i];
-    h = (h + itemHash(cKeys[i])) | 0;
+    cKernelAt[n++] = i;
+    h = (h + cHash[i]) | 0;
   }
-  const interned = tables.rows.find(h, cKernel, n);
+  const interned = tables.rows.find(h, n);
   if (interned) { tables.rows.hits++; return interned; }
   tables.rows.misses++;
-  // the kernel by position, then origin (insertion sort: kernels are small)
-  for (let i = 1; i < n; i++) {
-    const x = cKernelAt[i], px = cPos[x], ox = cOrig[x].id;
-    let j = i - 1;
-    while (j >= 0 && (cPos[cKernelAt[j]] > px || (cPos[cKernelAt[j]] === px && cOrig[cKernelAt[j]].id > ox))) { cKernelAt[j + 1] = cKernelAt[j]; j--; }
-    cKernelAt[j + 1] = x;
-  }
+  // the kernel by position (ties in the order found), as its shape lists them
   const kPos: number[] = new Array(n), kOrig: Row[] = new Array(n);
-  for (let j = 0; j < n; j++) { kPos[j] = cPos[cKernelAt[j]]; kOrig[j] = cOrig[cKernelAt[j]]; }
-  const ikeys = new Float64Array(n);
-  for (let i = 0; i < n; i++) ikeys[i] = cKernel[i];
-  ikeys.sort();
-  const row = new Row(index, shapeOf(kPos, tables), kOrig, tables, false, ikeys);
+  if (n <= 64) {
+    // (position, slot) packed in one int; insertion sort (kernels are small)
+    for (let j = 0; j < n; j++) {
+      const x = cPos[cKernelAt[j]] * 64 + j;
+      let q = j - 1;
+      while (q >= 0 && kSort[q] > x) { kSort[q + 1] = kSort[q]; q--; }
+      kSort[q + 1] = x;
+    }
+    for (let j = 0; j < n; j++) { const at = cKernelAt[kSort[j] & 63]; kPos[j] = cPos[at]; kOrig[j] = cOrig[at]; }
+  } else {
+    const order = Array.from({ length: n }, (_, j) => cKernelAt[j]).sort((a, b) => cPos[a] - cPos[b]);
+    for (let j = 0; j < n; j++) { kPos[j] = cPos[order[j]]; kOrig[j] = cOrig[order[j]]; }
+  }
+  const row = new Row(index, shapeOf(kPos, tables), kOrig, tables);
   tables.rows.add(h, row);
   return row;
 }
