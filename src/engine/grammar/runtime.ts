@@ -156,6 +156,9 @@ interface Reread extends Fed { row: Row; terminal: number; ext: ExtObj; depth: n
  */
 export interface Boundary { row: Row; start: number; sep?: boolean; reads?: readonly Row[] }
 
+/** How a lexeme ending in one lexer state ends (see GrammarRuntime.lexemeEnd). */
+interface LexemeEnd { cands: number[]; ckey: string | number; extra: boolean; sepOnly: boolean }
+
 /** A cached scan by one external token: the row after it (null: not expected) and the rows read. */
 export interface Scanned { row: Row | null; reads: readonly Row[] }
 
@@ -688,6 +691,35 @@ export class GrammarRuntime {
       this.noteBoundary(cached);
       return cached;
     }
+    const { cands, ckey, extra, sepOnly } = this.lexemeEnd(lex, alsoTerminal, lkey);
+    let result: Boundary | null = null;
+    if (cands.length) {
+      let shared = this.fwdGet(row, ckey) as Boundary | null | undefined;
+      if (shared === undefined) {
+        const next = scan(row, cands, this.tables);
+        shared = next ? { row: next, start: this.startState(next, false), reads: this.tables.lastReads } : null;
+        this.fwdSet(row, ckey, shared);
+      }
+      result = shared;
+    }
+    if (!result && extra) result = sepOnly ? { row, start: this.startState(row, true), sep: true } : { row, start: this.startState(row, true) };
+    this.fwdSet(row, lkey, result);
+    this.noteBoundary(result);
+    return result;
+  }
+
+  /** lexemeEnd results by endLexeme's key. */
+  private readonly lexemeEnds = new Map<string | number, LexemeEnd>();
+
+  /**
+   * What ending the lexeme in lexer state `lex` offers the parser, whatever the row: the terminals
+   * to scan (the longest match's, highest precedence, a keyword over a word where the parser takes
+   * it, never a reserved word as a word; plus `alsoTerminal`), their scan key (many lexer states
+   * end the same lexemes: keyword shadows differ), and whether an extra ends there.
+   */
+  private lexemeEnd(lex: number, alsoTerminal: number, key: string | number): LexemeEnd {
+    let end = this.lexemeEnds.get(key);
+    if (end) return end;
     const acc = this.lexer.accepts(lex);
     let kwExpected = false;
     let kwText: string | undefined;
@@ -711,25 +743,13 @@ export class GrammarRuntime {
       if (this.isExtra[t]) { extra = true; if (!this.isSeparator[t]) sepOnly = false; continue; }
       if (this.prec[t] > best) { best = this.prec[t]; cands = [t]; } else if (this.prec[t] === best) cands.push(t);
     }
-    let result: Boundary | null = null;
     if (alsoTerminal >= 0 && !cands.includes(alsoTerminal)) cands.push(alsoTerminal);
-    if (cands.length) {
-      if (cands.length > 1) cands.sort((a, b) => a - b);
-      // many lexer states end the same lexemes (keyword shadows differ): share the scan (one
-      // lexeme: a number below the verdict keys, -1 - terminal)
-      const ckey = cands.length === 1 ? CAND_KEY - cands[0] : 'C' + cands.join(',');
-      let shared = this.fwdGet(row, ckey) as Boundary | null | undefined;
-      if (shared === undefined) {
-        const next = scan(row, cands, this.tables);
-        shared = next ? { row: next, start: this.startState(next, false), reads: this.tables.lastReads } : null;
-        this.fwdSet(row, ckey, shared);
-      }
-      result = shared;
-    }
-    if (!result && extra) result = sepOnly ? { row, start: this.startState(row, true), sep: true } : { row, start: this.startState(row, true) };
-    this.fwdSet(row, lkey, result);
-    this.noteBoundary(result);
-    return result;
+    if (cands.length > 1) cands.sort((a, b) => a - b);
+    // (one lexeme: a number below the verdict keys, -1 - terminal)
+    const ckey = cands.length === 1 ? CAND_KEY - cands[0] : 'C' + cands.join(',');
+    end = { cands, ckey, extra, sepOnly };
+    this.lexemeEnds.set(key, end);
+    return end;
   }
 
   /** Shortest example of each terminal (literal text, or a shortest match of its DFA over printable ASCII). */
