@@ -35,7 +35,11 @@ interface PlainSteps { map: Map<number, State | null> | null; foreign: Set<numbe
  * A mask by core (see GrammarMatcher.computeMask): the tokens outside tainted subtrees, the
  * tainted trie nodes (topmost), and the nodes on the way to them.
  */
-export interface CoreMask extends Replayable { bits: Uint32Array }
+export interface CoreMask extends Replayable {
+  bits: Uint32Array;
+  /** `bits` still hold the tainted subtrees' tokens (cleared at the first hit: most are never hit). */
+  dirty?: boolean;
+}
 
 /**
  * What a replay walks again: the tainted nodes and the nodes on the way to them, as recorded;
@@ -49,7 +53,7 @@ const NO_NODES: number[] = [];
 interface DeepMask extends Replayable { extra: Int32Array }
 
 /** A core memo of one subtree (see GrammarMatcher.subCore): its untainted tokens as a list or bits. */
-interface SubCoreMask extends Replayable { tokens: Int32Array | null; bits: Uint32Array | null }
+interface SubCoreMask extends Replayable { tokens: Int32Array | null; bits: Uint32Array | null; dirty?: boolean }
 
 export class GrammarMatcher implements Matcher {
   private state: State;
@@ -93,6 +97,7 @@ export class GrammarMatcher implements Matcher {
     let mask: Uint32Array;
     if (core) {
       this.stats.coreHits++;
+      if (core.dirty) { this.clearTainted(core.bits, core.taint); core.dirty = false; }
       mask = core.bits.slice();
       this.replayDeep(S, mask, core);
     } else if (ck !== null) {
@@ -101,9 +106,8 @@ export class GrammarMatcher implements Matcher {
       const rec: CoreMask = { bits: mask, taint: new Set(), via: new Set() };
       this.rec = rec;
       try { this.walk(0, S, mask); } finally { this.rt.track = null; this.rec = null; this.taintDepth = 0; }
-      const bits = mask.slice();
-      this.clearTainted(bits, rec.taint);
-      rec.bits = bits;
+      rec.bits = mask.slice();
+      rec.dirty = true;
       this.rt.coreMemo.set(ck.key, rec, words + 4 * (rec.taint.size + rec.via.size));
     } else {
       // no core key (a pending fallback, runs begun at older rows): an untracked walk, which
@@ -429,6 +433,7 @@ export class GrammarMatcher implements Matcher {
       if (!tr || !this.rec || this.taintDepth > 0) return true;
     } else {
       this.stats.subCoreHits++;
+      if (core.dirty) { this.clearTainted(core.bits!, core.taint); core.dirty = false; }
       addTokens(mask, core.bits, core.tokens);
     }
     this.replay(j, S2, mask, core);
@@ -444,8 +449,7 @@ export class GrammarMatcher implements Matcher {
     if (before) {
       const bits = new Uint32Array(mask.length);
       for (let i = 0; i < bits.length; i++) bits[i] = mask[i] & ~before[i];
-      this.clearTainted(bits, rec.taint);
-      return { tokens: null, bits, taint: rec.taint, via: rec.via };
+      return { tokens: null, bits, taint: rec.taint, via: rec.via, dirty: true };
     }
     // the subtree's tokens are one range of the preorder token list, clear in `mask` before the
     // walk; the tainted subtrees (topmost, so disjoint) are ranges inside it
