@@ -6,7 +6,7 @@
 // `comment` is an ordinary lexeme in grammar.json. The engine protocol is in
 // src/engine/grammar/scanner.ts; every state here is plain JSON.
 import type { TsGrammar } from '../../src/engine/grammar/passes/read';
-import type { ScannerHooks, ScannerModule, ScannerVerdict, StepResult } from '../../src/engine/grammar/scanner';
+import { keepExt, type ScannerHooks, type ScannerModule, type ScannerVerdict, type StepResult } from '../../src/engine/grammar/scanner';
 
 // Indices in grammar.json `externals`.
 const NEWLINE = 0, INDENT = 1, DEDENT = 2, STRING_START = 3, STRING_CONTENT = 4, ESCAPE_INTERPOLATION = 5,
@@ -17,16 +17,22 @@ const SINGLE = 1, DOUBLE = 2, BACK = 4, RAW = 8, FORMAT = 16, TRIPLE = 32, BYTES
 /** Persistent state: indent stack, delimiter stack, inside an f-string. */
 export interface PyExt { i: number[]; d: number[]; f: number }
 
-/** A run: `m` is the mode (B begin, L layout, C string content, E escaped brace, S string start). */
+/**
+ * A run: `m` is the mode (B begin, L layout, C string content, E escaped brace, S string start).
+ * Only B and L read the valid externals and the persistent state; the string modes carry what
+ * they read (the innermost delimiter's flags) and give their verdicts as edits of the state the
+ * run began in, so the same string content is one run whatever the indentation around it.
+ */
 interface PyRun {
   m: 'B' | 'L' | 'C' | 'E' | 'S';
-  /** Valid externals (bit i = external i). */
-  v: number;
-  e: PyExt;
+  /** Valid externals (bit i = external i): B and L. */
+  v?: number;
+  /** Persistent state: B and L. */
+  e?: PyExt;
   // layout
   eol?: number; ind?: number; fci?: number; sub?: number;
-  // string content / start
-  has?: number; q?: number; fl?: number; br?: number;
+  // string content (t: the innermost delimiter's flags) / start
+  has?: number; t?: number; fl?: number; br?: number;
 }
 
 const ch = (s: string) => s.charCodeAt(0);
@@ -36,8 +42,12 @@ const DQ = ch('"'), SQ = ch("'"), BQ = ch('`');
 function endChar(flags: number): number {
   return flags & SINGLE ? SQ : flags & DOUBLE ? DQ : flags & BACK ? BQ : 0;
 }
-const valid = (r: PyRun, i: number) => ((r.v >> i) & 1) === 1;
-const verdict = (token: number, ext: PyExt, refeed: number[], refeedRun = false): { verdict: ScannerVerdict<PyExt> } => ({ verdict: { token, ext, refeed, refeedRun } });
+const valid = (r: PyRun, i: number) => ((r.v! >> i) & 1) === 1;
+const verdict = (token: number, ext: ScannerVerdict<PyExt>['ext'], refeed: number[], refeedRun = false): { verdict: ScannerVerdict<PyExt> } => ({ verdict: { token, ext, refeed, refeedRun } });
+/** The edit of a string's end: its delimiter popped. */
+const popDelimiter = (e: PyExt): PyExt => ({ ...e, d: e.d.slice(0, -1), f: 0 });
+/** The edit of a string's start: delimiter `flags` pushed. */
+const pushDelimiter = (flags: number) => (e: PyExt): PyExt => ({ ...e, d: [...e.d, flags], f: flags & FORMAT ? 1 : 0 });
 
 function begin(ext: PyExt, isValid: (i: number) => boolean): PyRun {
   let v = 0;
@@ -53,7 +63,7 @@ function layoutDecision(r: PyRun, c: number): StepResult<PyExt, PyRun> {
   const ind = c < 0 ? 0 : r.ind ?? 0;
   const fci = r.fci ?? -1;
   if (eol) {
-    const e = r.e;
+    const e = r.e!;
     const cur = e.i[e.i.length - 1];
     if (valid(r, INDENT) && ind > cur) return verdict(INDENT, { ...e, i: [...e.i, ind] }, refeed, true);
     const quote = c === DQ || c === SQ || c === BQ;
@@ -66,7 +76,7 @@ function layoutDecision(r: PyRun, c: number): StepResult<PyExt, PyRun> {
   }
   // After the whitespace (and no comment line), the same scanner call looks for a string start:
   // the engine does not call the scanner again after skipped whitespace, as tree-sitter does not.
-  if (fci === -1 && c >= 0 && valid(r, STRING_START)) return startStep({ m: 'S', v: r.v, e: r.e }, c);
+  if (fci === -1 && c >= 0 && valid(r, STRING_START)) return startStep({ m: 'S' }, c);
   return null;
 }
 
@@ -102,12 +112,10 @@ function layoutStep(r: PyRun, c: number): StepResult<PyExt, PyRun> {
 }
 
 function contentStep(r: PyRun, c: number): StepResult<PyExt, PyRun> {
-  const e = r.e;
-  const top = e.d[e.d.length - 1];
+  const top = r.t!;
   const end = endChar(top);
   const has = r.has ?? 0;
   const sub = r.sub ?? 0;
-  const pop = (): PyExt => ({ ...e, d: e.d.slice(0, -1), f: 0 });
   switch (sub) {
     case 10: // raw: after a backslash
       if (c === end || c === BSL) return { run: { ...r, sub: 11 } };
@@ -121,25 +129,25 @@ function contentStep(r: PyRun, c: number): StepResult<PyExt, PyRun> {
       return contentStep({ ...r, sub: 0 }, c);
     case 20: // bytes: after a backslash
       if (c === ch('N') || c === ch('u') || c === ch('U')) return { run: { ...r, sub: 21 } };
-      return has ? verdict(STRING_CONTENT, e, [BSL, c]) : null;
+      return has ? verdict(STRING_CONTENT, keepExt, [BSL, c]) : null;
     case 21: // bytes: the character after \N, \u, \U is content too
       return { run: { ...r, sub: 0, has: 1 } };
     case 30: // triple: one closing quote seen
       if (c === end) return { run: { ...r, sub: 31 } };
-      return verdict(STRING_CONTENT, e, [c]);
+      return verdict(STRING_CONTENT, keepExt, [c]);
     case 31: // triple: two closing quotes seen
-      if (c === end) return has ? verdict(STRING_CONTENT, e, [end, end, c]) : verdict(STRING_END, pop(), []);
-      return verdict(STRING_CONTENT, e, [c]);
+      if (c === end) return has ? verdict(STRING_CONTENT, keepExt, [end, end, c]) : verdict(STRING_END, popDelimiter, []);
+      return verdict(STRING_CONTENT, keepExt, [c]);
   }
-  if ((c === LBRACE || c === RBRACE) && top & FORMAT) return has ? verdict(STRING_CONTENT, e, [c]) : null;
+  if ((c === LBRACE || c === RBRACE) && top & FORMAT) return has ? verdict(STRING_CONTENT, keepExt, [c]) : null;
   if (c === BSL) {
     if (top & RAW) return { run: { ...r, sub: 10 } };
     if (top & BYTES) return { run: { ...r, sub: 20 } };
-    return has ? verdict(STRING_CONTENT, e, [c]) : null;
+    return has ? verdict(STRING_CONTENT, keepExt, [c]) : null;
   }
   if (c === end) {
     if (top & TRIPLE) return { run: { ...r, sub: 30 } };
-    return has ? verdict(STRING_CONTENT, e, [c]) : verdict(STRING_END, pop(), []);
+    return has ? verdict(STRING_CONTENT, keepExt, [c]) : verdict(STRING_END, popDelimiter, []);
   }
   if (c === NL && has && !(top & TRIPLE)) return null;
   return { run: { ...r, sub: 0, has: 1 } };
@@ -147,7 +155,7 @@ function contentStep(r: PyRun, c: number): StepResult<PyExt, PyRun> {
 
 function startStep(r: PyRun, c: number): StepResult<PyExt, PyRun> {
   const fl = r.fl ?? 0;
-  const push = (flags: number): PyExt => ({ ...r.e, d: [...r.e.d, flags], f: flags & FORMAT ? 1 : 0 });
+  const push = pushDelimiter;
   const sub = r.sub ?? 0;
   if (sub === 1) { // one quote seen
     const end = endChar(fl);
@@ -172,21 +180,22 @@ function startStep(r: PyRun, c: number): StepResult<PyExt, PyRun> {
 function step(r: PyRun, c: number): StepResult<PyExt, PyRun> {
   switch (r.m) {
     case 'B': {
-      const hasDelims = r.e.d.length > 0;
-      if (valid(r, ESCAPE_INTERPOLATION) && hasDelims && (c === LBRACE || c === RBRACE) && r.e.d[r.e.d.length - 1] & FORMAT) {
-        return { run: { m: 'E', v: r.v, e: r.e, br: c } };
+      const d = r.e!.d;
+      const hasDelims = d.length > 0;
+      if (valid(r, ESCAPE_INTERPOLATION) && hasDelims && (c === LBRACE || c === RBRACE) && d[d.length - 1] & FORMAT) {
+        return { run: { m: 'E', br: c } };
       }
-      if (valid(r, STRING_CONTENT) && hasDelims) return contentStep({ m: 'C', v: r.v, e: r.e }, c);
+      if (valid(r, STRING_CONTENT) && hasDelims) return contentStep({ m: 'C', t: d[d.length - 1] }, c);
       if (c === NL || c === SP || c === CR || c === FF || c === TAB || c === BSL || c === HASH) {
         return layoutStep({ m: 'L', v: r.v, e: r.e }, c);
       }
       if (valid(r, STRING_START) && (isPrefixLetter(c) || c === DQ || c === SQ || c === BQ)) {
-        return startStep({ m: 'S', v: r.v, e: r.e }, c);
+        return startStep({ m: 'S' }, c);
       }
       return null;
     }
     case 'E':
-      return c === r.br ? verdict(ESCAPE_INTERPOLATION, r.e, []) : null;
+      return c === r.br ? verdict(ESCAPE_INTERPOLATION, keepExt, []) : null;
     case 'C': return contentStep(r, c);
     case 'L': return layoutStep(r, c);
     case 'S': return startStep(r, c);
@@ -196,8 +205,8 @@ function step(r: PyRun, c: number): StepResult<PyExt, PyRun> {
 function eof(r: PyRun): ScannerVerdict<PyExt> | null {
   let res: StepResult<PyExt, PyRun> = null;
   if (r.m === 'B' || r.m === 'L') res = layoutDecision(r, -1);
-  else if (r.m === 'S' && r.sub === 1) res = verdict(STRING_START, { ...r.e, d: [...r.e.d, r.fl ?? 0], f: (r.fl ?? 0) & FORMAT ? 1 : 0 }, []);
-  else if (r.m === 'S' && r.sub === 2) res = verdict(STRING_START, { ...r.e, d: [...r.e.d, r.fl ?? 0], f: (r.fl ?? 0) & FORMAT ? 1 : 0 }, [endChar(r.fl ?? 0)]);
+  else if (r.m === 'S' && r.sub === 1) res = verdict(STRING_START, pushDelimiter(r.fl ?? 0), []);
+  else if (r.m === 'S' && r.sub === 2) res = verdict(STRING_START, pushDelimiter(r.fl ?? 0), [endChar(r.fl ?? 0)]);
   return res && 'verdict' in res ? res.verdict : null;
 }
 
@@ -227,7 +236,7 @@ function resolve(g: TsGrammar): void {
 
 export const pythonScanner: ScannerModule = {
   language: 'python',
-  version: '3',
+  version: '4',
   hooks: pythonHooks,
   resolve,
   externalExamples: { _newline: '\n', string_start: '"', string_end: '"' },

@@ -4,7 +4,7 @@
 import type { ByteDfa, CompiledGrammar } from './types';
 import { CombinedLexer, SHADOW } from './lexer';
 import { EarleyTables, Row, initialRow, scan } from './earley';
-import type { ScannerHooks, ScannerVerdict } from './scanner';
+import { keepExt, type ScannerHooks, type ScannerVerdict } from './scanner';
 import { LANGUAGES } from '../../../grammars';
 
 /** Interned persistent scanner state. */
@@ -24,7 +24,15 @@ type RunStepped = RunObj | VerdictObj | null;
 /** Memoized bytes of a run from which on they go in a table. */
 const RUN_TABLE_AT = 8;
 /** A scanner verdict with the token mapped to its terminal id. */
-export interface VerdictObj { readonly verdict: true; readonly terminal: number; readonly ext: ExtObj; readonly refeed: Uint8Array; readonly refeedRun: boolean }
+/**
+ * An interned scanner verdict. `ext`: the scanner state after it, or null when it is an edit of the
+ * state the run began in (`edit`, results by that state's id in `edited`; see ScannerVerdict).
+ */
+export interface VerdictObj {
+  readonly verdict: true; readonly terminal: number; readonly ext: ExtObj | null;
+  readonly edit: ((ext: never) => unknown) | null; readonly edited: Map<number, ExtObj> | null;
+  readonly refeed: Uint8Array; readonly refeedRun: boolean;
+}
 
 /** Bytes a scanner run has consumed, newest first (persistent list). */
 export interface ByteList { readonly b: number; readonly prev: ByteList | null }
@@ -146,7 +154,7 @@ const REFEED_ANCHOR = 16;
 interface Fed { S: State | null; foreign: boolean; tr: ReadTracker | null }
 
 /** A memoized afterRereading: its inputs besides the byte list, and a Fed. */
-interface Reread extends Fed { row: Row; terminal: number; ext: ExtObj; depth: number }
+interface Reread extends Fed { row: Row; terminal: number; ext: ExtObj | null; depth: number }
 
 /**
  * Result of ending the current lexeme: the parser row after it and the next lexer start state;
@@ -413,7 +421,20 @@ export class GrammarRuntime {
   private verdictObj(v: ScannerVerdict<unknown>): VerdictObj | null {
     const terminal = this.grammar.externals[v.token];
     if (terminal === undefined || terminal < 0) return null;
-    return { verdict: true, terminal, ext: this.internExt(v.ext), refeed: Uint8Array.from(v.refeed), refeedRun: v.refeedRun === true };
+    const edit = typeof v.ext === 'function' ? v.ext as (ext: never) => unknown : null;
+    return {
+      verdict: true, terminal, ext: edit ? null : this.internExt(v.ext), edit, edited: edit && edit !== keepExt ? new Map() : null,
+      refeed: Uint8Array.from(v.refeed), refeedRun: v.refeedRun === true,
+    };
+  }
+
+  /** The scanner state after verdict `v` of a run begun in scanner state `base`. */
+  private verdictExt(v: VerdictObj, base: ExtObj | null): ExtObj | null {
+    if (v.edit === null) return v.ext;
+    if (v.edit === keepExt || base === null) return base;
+    let e = v.edited!.get(base.id);
+    if (e === undefined) { e = this.internExt(v.edit(base.data as never)); v.edited!.set(base.id, e); }
+    return e;
   }
 
   /** The scan of external token `terminal` after `row` (cached; reads not noted). */
@@ -444,19 +465,21 @@ export class GrammarRuntime {
   }
 
   /** Applies a verdict at the run's boundary row: the state after the external token, or null. */
-  private afterVerdict(runRow: Row, v: VerdictObj): State | null {
+  private afterVerdict(runRow: Row, v: VerdictObj, ext: ExtObj | null): State | null {
     const done = this.verdictScan(runRow, v.terminal);
     if (this.track && !this.track.trustedScans?.has(done)) this.noteReads(done.reads, done.row);
     const next = done.row;
     if (!next) return null;
-    return this.boundary(next, this.startState(next, false), v.ext);
+    return this.boundary(next, this.startState(next, false), ext);
   }
 
   /**
-   * A verdict of the run begun at `runRow` (having read `bytes`) on byte b, every older run having
-   * failed: the state after its token, or null if the parser cannot take the token.
+   * A verdict of the run begun at `runRow` (having read `bytes`) in scanner state `base` on byte
+   * b, every older run having failed: the state after its token, or null if the parser cannot take
+   * the token.
    */
-  private decide(runRow: Row, bytes: ByteList | null, r: VerdictObj, b: number, depth: number, S?: State): State | null {
+  private decide(runRow: Row, bytes: ByteList | null, r: VerdictObj, b: number, depth: number, base: ExtObj | null, S?: State): State | null {
+    const ext = this.verdictExt(r, base);
     // The regex lexer ends a lexeme at the very same place (TypeScript's `?` of an optional
     // parameter vs the scanner's ternary `?`): tree-sitter's GLR stacks would each lex their
     // own way, so both readings go into one Earley row.
@@ -464,12 +487,12 @@ export class GrammarRuntime {
     if (S && !r.refeedRun && r.refeed.length === 1 && r.refeed[0] === b && S.lex >= 0 && S.row === runRow &&
         !lexer.isStart(S.lex) && lexer.isAccepting(S.lex) && lexer.step(S.lex, b) === -1) {
       const merged = this.endLexeme(S.row, S.lex, r.terminal);
-      if (merged) return this.step(this.boundary(merged.row, merged.start, r.ext), b, depth + 1);
+      if (merged) return this.step(this.boundary(merged.row, merged.start, ext), b, depth + 1);
     }
     // The scanner has returned a token: tree-sitter takes it even where the parser has no action
     // for it (an unexpected `_dedent` is an error), it does not fall back to the lexer.
-    if (r.refeedRun && bytes) return this.feed(this.afterRereading(runRow, bytes, r, depth + 1), r.refeed, depth + 1);
-    const nb = this.afterVerdict(runRow, r);
+    if (r.refeedRun && bytes) return this.feed(this.afterRereading(runRow, bytes, r, ext, depth + 1), r.refeed, depth + 1);
+    const nb = this.afterVerdict(runRow, r, ext);
     if (!nb) return null;
     return this.refeed(nb, r, bytes, depth + 1);
   }
@@ -479,25 +502,25 @@ export class GrammarRuntime {
    * refeed. A mask walk at a layout position asks it once per first byte of a token (every
    * sibling reads the same run bytes, only the byte after differs): memoized per byte list.
    */
-  private afterRereading(runRow: Row, bytes: ByteList, r: VerdictObj, depth: number): State | null {
+  private afterRereading(runRow: Row, bytes: ByteList, r: VerdictObj, ext: ExtObj | null, depth: number): State | null {
     const tr = this.track;
     let memo = this.rereadMemo.get(bytes);
     if (memo) {
       for (const m of memo) {
-        if (m.row === runRow && m.terminal === r.terminal && m.ext === r.ext && m.depth === depth && (tr === null || m.tr === tr)) {
+        if (m.row === runRow && m.terminal === r.terminal && m.ext === ext && m.depth === depth && (tr === null || m.tr === tr)) {
           if (tr && m.foreign) tr.foreign++;
           return m.S;
         }
       }
     } else this.rereadMemo.set(bytes, (memo = []));
     const f0 = tr ? tr.foreign : 0;
-    const nb = this.afterVerdict(runRow, r);
+    const nb = this.afterVerdict(runRow, r, ext);
     let S: State | null = null;
     if (nb) {
       if (tr) for (let p: ByteList | null = bytes; p; p = p.prev) if (tr.runBytes.has(p)) { tr.foreign++; break; }
       S = this.feedList(nb, bytes, depth);
     }
-    if (memo.length < 8) memo.push({ row: runRow, terminal: r.terminal, ext: r.ext, depth, tr, S, foreign: tr !== null && tr.foreign !== f0 });
+    if (memo.length < 8) memo.push({ row: runRow, terminal: r.terminal, ext, depth, tr, S, foreign: tr !== null && tr.foreign !== f0 });
     return S;
   }
 
@@ -557,7 +580,7 @@ export class GrammarRuntime {
         if (r === null) continue;
         if ((r as VerdictObj).verdict) {
           // an older run still deciding goes first (tree-sitter asks it first)
-          if (runs === null && depth < MAX_ZERO_WIDTH) return this.decide(slot.row, slot.bytes, r as VerdictObj, b, depth, S);
+          if (runs === null && depth < MAX_ZERO_WIDTH) return this.decide(slot.row, slot.bytes, r as VerdictObj, b, depth, S.ext, S);
           continue;
         }
         runs = addRun(runs, { run: r as RunObj, row: slot.row, bytes: { b, prev: slot.bytes } });
@@ -586,7 +609,7 @@ export class GrammarRuntime {
           const r = run0 ? this.runStep(run0, b) : null;
           if (r !== null) {
             if ((r as VerdictObj).verdict) {
-              if (runs === null && depth < MAX_ZERO_WIDTH) return this.decide(bnd.row, null, r as VerdictObj, b, depth);
+              if (runs === null && depth < MAX_ZERO_WIDTH) return this.decide(bnd.row, null, r as VerdictObj, b, depth, S.ext);
             } else {
               runs = addRun(runs, { run: r as RunObj, row: bnd.row, bytes: { b, prev: null } });
             }
@@ -625,7 +648,7 @@ export class GrammarRuntime {
     for (const slot of S.runs ?? NO_RUNS) {
       const data = this.hooks!.eof(slot.run.data);
       const v = data ? this.verdictObj(data) : null;
-      const nb = v ? this.afterVerdict(slot.row, v) : null;
+      const nb = v ? this.afterVerdict(slot.row, v, this.verdictExt(v, S.ext)) : null;
       if (v) {
         if (!nb) return false; // a token the parser cannot take (see decide)
         const s2 = this.refeed(nb, v, slot.bytes, depth + 1);

@@ -14,7 +14,7 @@
 // 2. Each following byte goes to `step(run, byte)` AND to the regex lexer, in parallel. `step`
 //    returns the next run, `null` (the scanner returns false: only the lexer continues), or a
 //    verdict `{ token, ext, refeed }`: the scanner emits external `token`, the persistent state
-//    becomes `ext`, and the bytes in `refeed` (those after the token's end, always including the
+//    becomes `ext` (or `ext` applied to the state the run began in), and the bytes in `refeed` (those after the token's end, always including the
 //    current byte, or every byte of the run for a zero-width token) are fed again from the new
 //    boundary. A verdict wins over the lexer's hypothesis.
 // 3. At end of input the engine calls `eof(run)` (same verdicts).
@@ -29,8 +29,13 @@ import type { TsGrammar } from './passes/read';
 export interface ScannerVerdict<E> {
   /** Index of the token in grammar.json `externals`. */
   token: number;
-  /** Persistent scanner state after the token. */
-  ext: E;
+  /**
+   * Persistent scanner state after the token; or an edit of the state the run began in (a pure
+   * function, `keepExt` for none), so that a run need not carry that state: runs that differ
+   * only in parts of it they never read (a string's content does not depend on the indentation)
+   * are then one run, and the engine's tables for them are shared.
+   */
+  ext: E | ((begun: E) => E);
   /** Bytes to feed again after the token (see above). */
   refeed: number[];
   /**
@@ -39,6 +44,9 @@ export interface ScannerVerdict<E> {
    */
   refeedRun?: boolean;
 }
+
+/** The verdict edit that leaves the scanner state as the run found it. */
+export const keepExt = <E>(ext: E): E => ext;
 
 export type StepResult<E, R> = { run: R } | { verdict: ScannerVerdict<E> } | null;
 
