@@ -221,7 +221,7 @@ export class GrammarMatcher implements Matcher {
       }
     }
     const ckey = `core>${ended ? ended.row.id : ''}${vkey}#${depth}`;
-    let cached = R.cache.get(ckey) as { core: string; older: Row[] } | undefined;
+    let cached = R.cache.get(ckey) as { id: number; older: Row[] } | undefined;
     if (cached === undefined) {
       const cls = new Map<Row, number>([[R, 0]]);
       let after = kernelKey(R, cls);
@@ -241,12 +241,12 @@ export class GrammarMatcher implements Matcher {
         frontier = next;
       }
       if (depth > 1) core += `#${depth}`;
-      cached = { core, older };
+      // (memo keys hold the core by a number: short keys hash fast)
+      cached = { id: this.rt.coreId(core), older };
       R.cache.set(ckey, cached);
     }
-    const core = cached.core;
     for (const o of cached.older) rows.push(o);
-    let key = `${this.trie.id}|${S.lex}|${S.ext ? S.ext.id : -1}|${core}`;
+    let key = `${this.trie.id}|${S.lex}|${S.ext ? S.ext.id : -1}|${cached.id}`;
     // The bytes of a run about to re-read them (a line's indentation before Python's NEWLINE) are
     // part of the key when short; else they are left out (a string's content, read once), and a
     // walk that re-reads them taints the node (see ReadTracker.runBytes).

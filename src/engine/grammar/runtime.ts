@@ -146,6 +146,8 @@ const CAND_KEY = -(1 << 24);
 /** Forward results (see `fwd`) kept per grammar runtime. */
 const FORWARD_LIMIT = 120_000;
 const MAX_ZERO_WIDTH = 64;
+/** Core keys numbered (see GrammarRuntime.coreId) before the numbering map starts afresh. */
+const CORE_ID_LIMIT = 200_000;
 /** Run bytes from which on feedList memoizes. */
 const REFEED_MEMO_MIN = 32;
 const REFEED_ANCHOR = 16;
@@ -265,6 +267,21 @@ export class GrammarRuntime {
     m.set(key, value);
     this.fwdSize++;
   }
+  /** Core keys (see GrammarMatcher.coreKey) by number; numbers are never reused, the map is bounded. */
+  private coreIds = new Map<string, number>();
+  private coreIdNext = 0;
+
+  /** The number of core key `core`. */
+  coreId(core: string): number {
+    let id = this.coreIds.get(core);
+    if (id === undefined) {
+      if (this.coreIds.size >= CORE_ID_LIMIT) this.coreIds.clear(); // (a core seen again gets a new number: a memo miss)
+      id = this.coreIdNext++;
+      this.coreIds.set(core, id);
+    }
+    return id;
+  }
+
   /** Set by a mask walk that records the rows it reads; null otherwise. */
   track: ReadTracker | null = null;
   /** feedList results by the list node they end at, then by start state and depth. */
