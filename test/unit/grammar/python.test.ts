@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import { check, accepts } from './helpers';
+import { check, accepts, matcher } from './helpers';
+import type { State } from '../../../src/engine/grammar/runtime';
 
 describe('grammar engine: Python (with the external-scanner emulation)', () => {
   it('indentation: indent, dedent (several at once), tabs, comments, brackets, continuation lines', () => {
@@ -42,6 +43,20 @@ describe('grammar engine: Python (with the external-scanner emulation)', () => {
     assert.equal(accepts('python', 'a = "abc'), false);
     assert.deepEqual(check('python', 'a = "x" "y" z\n'), { accepted: false, deadAt: 12 });
     assert.deepEqual(check('python', 'x = 1 ifx\n'), { accepted: false, deadAt: 8 }, 'a keyword prefix that turns into a word');
+  });
+
+  it('a string\'s scanner run does not depend on the indentation around it (its verdicts edit the state it began in)', () => {
+    const runsInside = (text: string) => {
+      const m = matcher('python');
+      assert.ok(m.consumeBytes(new TextEncoder().encode(text)), text);
+      return ((m.snapshot() as State).runs ?? []).map((r) => r.run);
+    };
+    const top = runsInside('s = "ab'), nested = runsInside('if a:\n    if b:\n        s = "ab');
+    assert.ok(top.length > 0 && top.some((r) => (r.data as { m: string }).m === 'C'), 'a string-content run is pending');
+    assert.deepEqual(nested.map((r) => r.id), top.map((r) => r.id), 'one run object in both contexts');
+    // and the state after the string still holds the indentation: the dedents come out right
+    assert.ok(accepts('python', 'if a:\n    if b:\n        s = "ab" f"{x}" \'\'\'c\'\'\'\n    t = 1\nu = 2\n'));
+    assert.ok(accepts('python', 'if a:\n    if b:\n        s = "x"\n    else:\n        s = f"{y}"\nelse:\n    pass\n'));
   });
 
   it('keywords and reserved words: `if` is never an identifier, soft keywords are', () => {
