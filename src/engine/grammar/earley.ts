@@ -69,7 +69,6 @@ export class EarleyTables {
   }
 }
 
-
 /** Rows interned per generation before the table starts afresh (bounds the memory rows keep). */
 const ROW_INTERN_LIMIT = 25_000;
 let nextRowId = 1;
