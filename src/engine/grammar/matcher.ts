@@ -84,6 +84,9 @@ export class GrammarMatcher implements Matcher {
    * outside tainted subtrees are a function of the core and kept as bits; another row with the
    * same core re-steps only the boundary nodes on the way to tainted ones and walks those exactly —
    * XGrammar's split into context-independent and context-dependent tokens, found by the walk.
+   * Where many nodes are tainted, memos keyed by the kernels of the rows behind too narrow them
+   * down (see replayDeep); past a lexeme boundary, large subtrees have core memos of their own
+   * (see subCore).
    */
   computeMask(): Uint32Array {
     this.stats.masks++;
