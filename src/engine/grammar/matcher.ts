@@ -190,12 +190,13 @@ export class GrammarMatcher implements Matcher {
    * the rows after the external tokens the runs may emit next; plus the lexer state, scanner
    * state and runs (their bytes only when short and about to be re-read). `rows`: the rows whose
    * items the key holds; `ended`, `scans`: the lexeme's end and those tokens' scans (see
-   * ReadTracker.trusted); `runBytes`: the key holds the run bytes. Null when that does not
-   * determine a walk (a pending fallback, runs begun at older rows). `depth` > 1 adds the kernels
+   * ReadTracker.trusted); `runBytes`: the key holds the run bytes. A pending fallback (the
+   * lexeme matched earlier, as `/` before `/*`) is in the key only as such (see
+   * ReadTracker.fbStart). Null when that does not determine a walk (runs begun at older rows).
+   * `depth` > 1 adds the kernels
    * of the rows up to depth - 1 origin links behind the row (see computeMask's deeper memos).
    */
   private coreKey(S: State, depth = 1): { key: string; rows: Row[]; ended: Boundary | null; scans: Set<Scanned> | null; runBytes: boolean } | null {
-    if (S.fb) return null;
     const R = S.row;
     if (S.runs) for (const r of S.runs) if (r.row !== R) return null;
     const rt = this.rt;
@@ -249,7 +250,8 @@ export class GrammarMatcher implements Matcher {
       R.cache.set(ckey, cached);
     }
     for (const o of cached.older) rows.push(o);
-    let key = `${this.trie.id}|${S.lex}|${S.ext ? S.ext.id : -1}|${cached.id}`;
+    // (a pending fallback: the key says only that there is one; a walk that uses it is tainted)
+    let key = `${this.trie.id}|${S.lex}|${S.ext ? S.ext.id : -1}|${cached.id}${S.fb ? '|fb' : ''}`;
     // The bytes of a run about to re-read them (a line's indentation before Python's NEWLINE) are
     // part of the key when short; else they are left out (a string's content, read once), and a
     // walk that re-reads them taints the node (see ReadTracker.runBytes).
@@ -780,7 +782,7 @@ function trackerFor(S: State, ck: CoreKey): ReadTracker {
   // run bytes the key leaves out: a zero-width token that re-reads them taints the node
   const runBytes = new Set<ByteList>();
   if (!ck.runBytes) for (const r of S.runs ?? []) if (r.bytes) runBytes.add(r.bytes);
-  return { local: new Set(ck.rows), startId: S.row.id, foreign: 0, runBytes, trusted: ck.ended, trustedScans: ck.scans };
+  return { local: new Set(ck.rows), startId: S.row.id, foreign: 0, runBytes, trusted: ck.ended, trustedScans: ck.scans, fbStart: S.fb ? S.fb.S : null };
 }
 
 /** ORs a token set into `mask`: as bits when it has them, else token by token. */

@@ -192,6 +192,11 @@ export interface ReadTracker {
    * read the history, but its result is keyed, so it taints nothing.
    */
   readonly trusted: Boundary | null;
+  /**
+   * The lexeme match the starting state may fall back to (its pending fallback's state), if any:
+   * the key leaves out what was read since, so a walk that falls back to it is tainted.
+   */
+  readonly fbStart: State | null;
   /** Likewise the scans by the external tokens the starting state's runs may emit next. */
   readonly trustedScans: ReadonlySet<Scanned> | null;
 }
@@ -642,6 +647,30 @@ export class GrammarRuntime {
   /** Ends the lexeme where it last matched (`fb.S`) and reads the bytes after it again, then b. */
   private fallback(fb: Fallback, b: number | null, depth: number): State | null {
     const Sp = fb.S;
+    const tr = this.track;
+    if (tr && Sp === tr.fbStart) tr.foreign++;
+    // Every byte that kills the lexeme falls back the same way up to that byte (in a comment, each
+    // token that is not UTF-8 text there): the state before it is memoized per fallback.
+    let S: State | null;
+    const hit = this.fellBack.get(fb);
+    if (hit && hit.depth === depth && (tr === null || hit.tr === tr)) {
+      if (tr && hit.foreign) tr.foreign++;
+      S = hit.S;
+    } else {
+      const f0 = tr ? tr.foreign : 0;
+      S = this.fallBack(fb, depth);
+      this.fellBack.set(fb, { S, depth, tr, foreign: tr !== null && tr.foreign !== f0 });
+    }
+    if (S && b !== null) S = this.step(S, b, depth);
+    return S;
+  }
+
+  /** fallback's state before the byte that killed the lexeme. */
+  private readonly fellBack = new WeakMap<Fallback, Fed & { depth: number }>();
+
+  /** The lexeme ended where it last matched (`fb.S`) and the bytes after it read again. */
+  private fallBack(fb: Fallback, depth: number): State | null {
+    const Sp = fb.S;
     const bnd = this.endLexeme(Sp.row, Sp.lex);
     if (!bnd) return null;
     const run0 = this.hooks && !bnd.sep ? this.beginRun(bnd.row, Sp.ext) : null;
@@ -650,7 +679,6 @@ export class GrammarRuntime {
     let S: State | null = { row: bnd.row, lex: bnd.start, ext: Sp.ext, runs };
     const nodes = oldestFirst(fb.bytes);
     for (let i = 0; i < nodes.length && S; i++) S = this.step(S, nodes[i].b, depth);
-    if (S && b !== null) S = this.step(S, b, depth);
     return S;
   }
 

@@ -72,7 +72,7 @@ describe('grammar engine: token masks equal brute force', () => {
  * with the same kernel positions met before, its history-dependent subtrees walked again) must
  * equal an exact walk. Returns how many core hits were checked.
  */
-function checkCoreMemo(lang: string, file: string, tok: Tokenizer, bytes: number, atLayout?: { hits: number }, deep?: { hits: number }): number {
+function checkCoreMemo(lang: string, file: string, tok: Tokenizer, bytes: number, atLayout?: { hits: number }, deep?: { hits: number }, withFallback?: { hits: number }): number {
   const m = createMatcher(grammar(lang), undefined, tok);
   const ids = tok.encodeBytes(new Uint8Array(fs.readFileSync(file).subarray(0, bytes)));
   let hits = 0;
@@ -85,6 +85,7 @@ function checkCoreMemo(lang: string, file: string, tok: Tokenizer, bytes: number
       // a scanner run that re-reads its bytes is pending (a line's indentation before NEWLINE)
       if (atLayout && runs?.some((r) => r.run.rereads)) atLayout.hits++;
       if (deep && m.stats.deepHits > deepBefore) deep.hits++;
+      if (withFallback && (m.snapshot() as State).fb) withFallback.hits++;
       const exact = m.exactMask();
       for (let w = 0; w < exact.length; w++) {
         if (exact[w] !== mask[w]) assert.fail(`${file} at token ${i}: core-memo mask differs from an exact walk in word ${w}`);
@@ -120,6 +121,15 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
     const deep = { hits: 0 };
     const py = checkCoreMemo('python', '/usr/lib/python3.11/shlex.py', tok, 8_000, undefined, deep);
     assert.ok(py > 400 && deep.hits > 200, `core hits: ${py}, by a deeper memo: ${deep.hits}`);
+  });
+
+  it('core memos inside a block comment (a pending fallback to `/`, whose use taints) equal exact walks, JavaScript, 128k vocabulary', function () {
+    this.timeout(120_000);
+    if (!fs.existsSync(llama3Path)) this.skip();
+    const tok = Tokenizer.fromFile(llama3Path);
+    const inComment = { hits: 0 };
+    const js = checkCoreMemo('javascript', path.resolve(__dirname, '../../../node_modules/mocha/lib/runner.js'), tok, 6_000, undefined, undefined, inComment);
+    assert.ok(js > 300 && inComment.hits > 150, `core hits: ${js}, with a pending fallback: ${inComment.hits}`);
   });
 
   it('subtree core memos (past a lexeme boundary, keyed by the row it began): every mask equals an exact walk, minified JavaScript, 128k vocabulary', function () {
