@@ -650,23 +650,23 @@ export class GrammarRuntime {
     const tr = this.track;
     if (tr && Sp === tr.fbStart) tr.foreign++;
     // Every byte that kills the lexeme falls back the same way up to that byte (in a comment, each
-    // token that is not UTF-8 text there): the state before it is memoized per fallback.
+    // token that is not UTF-8 text there): the state before it is kept for the next such byte.
     let S: State | null;
-    const hit = this.fellBack.get(fb);
-    if (hit && hit.depth === depth && (tr === null || hit.tr === tr)) {
+    const hit = this.fellBack;
+    if (hit !== null && hit.fb === fb && hit.depth === depth && (tr === null || hit.tr === tr)) {
       if (tr && hit.foreign) tr.foreign++;
       S = hit.S;
     } else {
       const f0 = tr ? tr.foreign : 0;
       S = this.fallBack(fb, depth);
-      this.fellBack.set(fb, { S, depth, tr, foreign: tr !== null && tr.foreign !== f0 });
+      this.fellBack = { fb, S, depth, tr, foreign: tr !== null && tr.foreign !== f0 };
     }
     if (S && b !== null) S = this.step(S, b, depth);
     return S;
   }
 
-  /** fallback's state before the byte that killed the lexeme. */
-  private readonly fellBack = new WeakMap<Fallback, Fed & { depth: number }>();
+  /** fallback's last state before the byte that killed the lexeme (siblings in a walk ask in a row). */
+  private fellBack: (Fed & { fb: Fallback; depth: number }) | null = null;
 
   /** The lexeme ended where it last matched (`fb.S`) and the bytes after it read again. */
   private fallBack(fb: Fallback, depth: number): State | null {
