@@ -113,8 +113,8 @@ export class GrammarMatcher implements Matcher {
       rec.dirty = true;
       this.rt.coreMemo.set(ck.key, rec, words + 4 * (rec.taint.size + rec.via.size));
     } else {
-      // no core key (a pending fallback, runs begun at older rows): an untracked walk, which
-      // still uses the subtree cores below it
+      // no core key (runs begun at older rows): an untracked walk, which still uses the subtree
+      // cores below it
       mask = new Uint32Array(words);
       this.walk(0, S, mask);
     }
