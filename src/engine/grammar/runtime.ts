@@ -291,6 +291,24 @@ export class GrammarRuntime {
   track: ReadTracker | null = null;
   /** feedList results by the list node they end at, then by start state and depth. */
   private readonly fedMemo = new WeakMap<ByteList, Map<string, Fed>>();
+  /**
+   * Whether a memoized state may be taken by the walk now reading (see ReadTracker): a walk that
+   * records its reads takes only what it computed itself, and counts the foreign reads it skips.
+   */
+  private takeFed(hit: Fed): boolean {
+    const tr = this.track;
+    if (tr === null) return true;
+    if (hit.tr !== tr) return false;
+    if (hit.foreign) tr.foreign++;
+    return true;
+  }
+
+  /** A state to memoize, computed since the walk's foreign count was `f0` (see takeFed). */
+  private fed(S: State | null, f0: number): Fed {
+    const tr = this.track;
+    return { S, foreign: tr !== null && tr.foreign !== f0, tr };
+  }
+
   /** afterRereading results by the run bytes they read. */
   private readonly rereadMemo = new WeakMap<ByteList, Reread[]>();
 
@@ -529,10 +547,7 @@ export class GrammarRuntime {
     let memo = this.rereadMemo.get(bytes);
     if (memo) {
       for (const m of memo) {
-        if (m.row === runRow && m.terminal === r.terminal && m.ext === ext && m.depth === depth && (tr === null || m.tr === tr)) {
-          if (tr && m.foreign) tr.foreign++;
-          return m.S;
-        }
+        if (m.row === runRow && m.terminal === r.terminal && m.ext === ext && m.depth === depth && this.takeFed(m)) return m.S;
       }
     } else this.rereadMemo.set(bytes, (memo = []));
     const f0 = tr ? tr.foreign : 0;
@@ -542,7 +557,7 @@ export class GrammarRuntime {
       if (tr) for (let p: ByteList | null = bytes; p; p = p.prev) if (tr.runBytes.has(p)) { tr.foreign++; break; }
       S = this.feedList(nb, bytes, depth);
     }
-    if (memo.length < 8) memo.push({ row: runRow, terminal: r.terminal, ext, depth, tr, S, foreign: tr !== null && tr.foreign !== f0 });
+    if (memo.length < 8) memo.push({ row: runRow, terminal: r.terminal, ext, depth, ...this.fed(S, f0) });
     return S;
   }
 
@@ -566,25 +581,18 @@ export class GrammarRuntime {
       return X;
     }
     const key = `${S.row.id}:${S.ext ? S.ext.id : -1}:${depth}`;
-    // a walk that records its reads (see ReadTracker) takes only what it computed itself, and
-    // counts the foreign reads it skips
-    const tr = this.track;
-    const f0 = tr ? tr.foreign : 0;
+    const f0 = this.track ? this.track.foreign : 0;
     let i = 0;
     for (let m = n - (n % REFEED_ANCHOR); m > 0; m -= REFEED_ANCHOR) {
       const hit = this.fedMemo.get(nodes[m - 1])?.get(key);
-      if (hit && (tr === null || hit.tr === tr)) {
-        X = hit.S; i = m;
-        if (tr && hit.foreign) tr.foreign++;
-        break;
-      }
+      if (hit && this.takeFed(hit)) { X = hit.S; i = m; break; }
     }
     for (; i < n && X; i++) {
       X = this.step(X, nodes[i].b, depth);
       if ((i + 1) % REFEED_ANCHOR === 0) {
         let memo = this.fedMemo.get(nodes[i]);
         if (!memo) this.fedMemo.set(nodes[i], (memo = new Map()));
-        memo.set(key, { S: X, foreign: tr !== null && tr.foreign !== f0, tr });
+        memo.set(key, this.fed(X, f0));
       }
     }
     return X;
@@ -653,13 +661,11 @@ export class GrammarRuntime {
     // token that is not UTF-8 text there): the state before it is kept for the next such byte.
     let S: State | null;
     const hit = this.fellBack;
-    if (hit !== null && hit.fb === fb && hit.depth === depth && (tr === null || hit.tr === tr)) {
-      if (tr && hit.foreign) tr.foreign++;
-      S = hit.S;
-    } else {
+    if (hit !== null && hit.fb === fb && hit.depth === depth && this.takeFed(hit)) S = hit.S;
+    else {
       const f0 = tr ? tr.foreign : 0;
       S = this.fallBack(fb, depth);
-      this.fellBack = { fb, S, depth, tr, foreign: tr !== null && tr.foreign !== f0 };
+      this.fellBack = { fb, depth, ...this.fed(S, f0) };
     }
     if (S && b !== null) S = this.step(S, b, depth);
     return S;
