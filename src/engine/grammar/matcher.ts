@@ -105,10 +105,7 @@ export class GrammarMatcher implements Matcher {
       this.replayDeep(S, mask, core);
     } else if (ck !== null) {
       mask = new Uint32Array(words);
-      this.rt.track = trackerFor(S, ck);
-      const rec: CoreMask = { bits: mask, taint: new Set(), via: new Set() };
-      this.rec = rec;
-      try { this.walk(0, S, mask); } finally { this.rt.track = null; this.rec = null; this.taintDepth = 0; }
+      const rec = this.recording(S, ck, mask, () => this.walk(0, S, mask));
       rec.bits = mask.slice();
       rec.dirty = true;
       this.rt.coreMemo.set(ck.key, rec, words + 4 * (rec.taint.size + rec.via.size));
@@ -138,10 +135,8 @@ export class GrammarMatcher implements Matcher {
       const deep = rt.coreMemo.get(dk.key) as DeepMask | undefined;
       if (deep) { this.stats.deepHits++; addTokens(mask, null, deep.extra); core = deep; continue; }
       const before = mask.slice();
-      rt.track = trackerFor(S, dk);
-      const rec: CoreMask = { bits: mask, taint: new Set(), via: new Set() };
-      this.rec = rec;
-      try { this.replay(0, S, mask, core); } finally { rt.track = null; this.rec = null; this.taintDepth = 0; }
+      const shallower = core;
+      const rec = this.recording(S, dk, mask, () => this.replay(0, S, mask, shallower));
       // what the replay added, outside the nodes still tainted at this depth
       for (let i = 0; i < before.length; i++) before[i] = mask[i] & ~before[i];
       this.clearTainted(before, rec.taint);
@@ -150,6 +145,20 @@ export class GrammarMatcher implements Matcher {
       return;
     }
     this.replay(0, S, mask, core);
+  }
+
+  /**
+   * Runs `body` (a walk from S into `mask`) under the tracker of core key `ck`, recording its
+   * tainted nodes and the nodes on the way to them: the record of a core memo (its bits are
+   * `mask` until the caller sets them). An enclosing walk's tracker and record are restored after.
+   */
+  private recording(S: State, ck: CoreKey, mask: Uint32Array, body: () => void): CoreMask {
+    const rec: CoreMask = { bits: mask, taint: new Set(), via: new Set() };
+    const tr = this.rt.track, savedRec = this.rec, savedDepth = this.taintDepth;
+    this.rt.track = trackerFor(S, ck);
+    this.rec = rec; this.taintDepth = 0;
+    try { body(); } finally { this.rt.track = tr; this.rec = savedRec; this.taintDepth = savedDepth; }
+    return rec;
   }
 
   /** The full mask by a walk that neither reads nor fills the mask memos (tests, benchmarks). */
@@ -422,16 +431,12 @@ export class GrammarMatcher implements Matcher {
     }
     const key = `${j}@${ck.key}`;
     let core = rt.subCoreMemo.get(key) as SubCoreMask | undefined;
-    const savedRec = this.rec, savedDepth = this.taintDepth;
     if (!core) {
-      // a walk of the subtree against S2 alone fills the memo
-      rt.track = trackerFor(S2, ck);
-      const rec: CoreMask = { bits: mask, taint: new Set(), via: new Set() };
-      this.rec = rec; this.taintDepth = 0;
       // a large subtree's tokens are found faster as the bits the walk set than by its token list
       const { next, tokStart } = this.trie;
       const before = tokStart[next[j]] - tokStart[j + 1] > 4 * mask.length ? mask.slice() : null;
-      try { this.walk(j, S2, mask); } finally { rt.track = tr; this.rec = savedRec; this.taintDepth = savedDepth; }
+      // a walk of the subtree against S2 alone fills the memo
+      const rec = this.recording(S2, ck, mask, () => this.walk(j, S2, mask));
       core = this.subCoreOf(j, mask, rec, before);
       rt.subCoreMemo.set(key, core, (core.bits ? core.bits.length : core.tokens!.length) + 4 * (rec.taint.size + rec.via.size) + (key.length >> 1));
       // every token is in the mask now; an enclosing walk still needs its record below j
