@@ -155,23 +155,22 @@ function contentStep(r: PyRun, c: number): StepResult<PyExt, PyRun> {
 
 function startStep(r: PyRun, c: number): StepResult<PyExt, PyRun> {
   const fl = r.fl ?? 0;
-  const push = pushDelimiter;
   const sub = r.sub ?? 0;
   if (sub === 1) { // one quote seen
     const end = endChar(fl);
     if (c === end) return { run: { ...r, sub: 2 } };
-    return verdict(STRING_START, push(fl), [c]);
+    return verdict(STRING_START, pushDelimiter(fl), [c]);
   }
   if (sub === 2) { // two quotes seen: a third makes a triple-quoted string
     const end = endChar(fl);
-    if (c === end) return verdict(STRING_START, push(fl | TRIPLE), []);
-    return verdict(STRING_START, push(fl), [end, c]);
+    if (c === end) return verdict(STRING_START, pushDelimiter(fl | TRIPLE), []);
+    return verdict(STRING_START, pushDelimiter(fl), [end, c]);
   }
   if (c === ch('f') || c === ch('F') || c === ch('t') || c === ch('T')) return { run: { ...r, fl: fl | FORMAT } };
   if (c === ch('r') || c === ch('R')) return { run: { ...r, fl: fl | RAW } };
   if (c === ch('b') || c === ch('B')) return { run: { ...r, fl: fl | BYTES } };
   if (c === ch('u') || c === ch('U')) return { run: { ...r } };
-  if (c === BQ) return verdict(STRING_START, push(fl | BACK), []);
+  if (c === BQ) return verdict(STRING_START, pushDelimiter(fl | BACK), []);
   if (c === SQ) return { run: { ...r, fl: fl | SINGLE, sub: 1 } };
   if (c === DQ) return { run: { ...r, fl: fl | DOUBLE, sub: 1 } };
   return null;

@@ -14,9 +14,10 @@
 // 2. Each following byte goes to `step(run, byte)` AND to the regex lexer, in parallel. `step`
 //    returns the next run, `null` (the scanner returns false: only the lexer continues), or a
 //    verdict `{ token, ext, refeed }`: the scanner emits external `token`, the persistent state
-//    becomes `ext` (or `ext` applied to the state the run began in), and the bytes in `refeed` (those after the token's end, always including the
-//    current byte, or every byte of the run for a zero-width token) are fed again from the new
-//    boundary. A verdict wins over the lexer's hypothesis.
+//    becomes `ext` (or `ext` applied to the state the run began in), and the bytes in `refeed`
+//    (those after the token's end, always including the current byte, or every byte of the run
+//    for a zero-width token) are fed again from the new boundary. A verdict wins over the lexer's
+//    hypothesis.
 // 3. At end of input the engine calls `eof(run)` (same verdicts).
 // Runs and ext states must be plain JSON data: the engine interns them by their JSON text and
 // memoizes `step`, so after warm-up a scanner byte costs a map lookup.
