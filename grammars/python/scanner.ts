@@ -6,7 +6,7 @@
 // `comment` is an ordinary lexeme in grammar.json. The engine protocol is in
 // src/engine/grammar/scanner.ts; every state here is plain JSON.
 import type { TsGrammar } from '../../src/engine/grammar/passes/read';
-import { keepExt, type ScannerHooks, type ScannerModule, type ScannerVerdict, type StepResult } from '../../src/engine/grammar/scanner';
+import { keepExt, type ScannerHooks, type ScannerModule, type ScannerVerdict, type StepOrAsk, type StepResult } from '../../src/engine/grammar/scanner';
 
 // Indices in grammar.json `externals`.
 const NEWLINE = 0, INDENT = 1, DEDENT = 2, STRING_START = 3, STRING_CONTENT = 4, ESCAPE_INTERPOLATION = 5,
@@ -19,16 +19,17 @@ export interface PyExt { i: number[]; d: number[]; f: number }
 
 /**
  * A run: `m` is the mode (B begin, L layout, C string content, E escaped brace, S string start).
- * Only B and L read the valid externals and the persistent state; the string modes carry what
- * they read (the innermost delimiter's flags) and give their verdicts as edits of the state the
- * run began in, so the same string content is one run whatever the indentation around it.
+ * Only B and L read the valid externals. No run carries the persistent state: B reads the
+ * innermost delimiter's flags (the run key is the delimiter stack), L asks for the indent stack only where a line's
+ * indentation decides (see resolveLayout), and verdicts are edits of the state the run began in. So a
+ * statement, a comment or a string is one run whatever the nesting around it.
  */
 interface PyRun {
   m: 'B' | 'L' | 'C' | 'E' | 'S';
   /** Valid externals (bit i = external i): B and L. */
   v?: number;
-  /** Persistent state: B and L. */
-  e?: PyExt;
+  /** B: the innermost delimiter's flags (absent: none). */
+  dt?: number;
   // layout
   eol?: number; ind?: number; fci?: number; sub?: number;
   // string content (t: the innermost delimiter's flags) / start
@@ -42,41 +43,60 @@ const DQ = ch('"'), SQ = ch("'"), BQ = ch('`');
 function endChar(flags: number): number {
   return flags & SINGLE ? SQ : flags & DOUBLE ? DQ : flags & BACK ? BQ : 0;
 }
-const valid = (r: PyRun, i: number) => ((r.v! >> i) & 1) === 1;
+const valid = (r: { v?: number }, i: number) => ((r.v! >> i) & 1) === 1;
 const verdict = (token: number, ext: ScannerVerdict<PyExt>['ext'], refeed: number[], refeedRun = false): { verdict: ScannerVerdict<PyExt> } => ({ verdict: { token, ext, refeed, refeedRun } });
 /** The edit of a string's end: its delimiter popped. */
 const popDelimiter = (e: PyExt): PyExt => ({ ...e, d: e.d.slice(0, -1), f: 0 });
 /** The edit of a string's start: delimiter `flags` pushed. */
 const pushDelimiter = (flags: number) => (e: PyExt): PyExt => ({ ...e, d: [...e.d, flags], f: flags & FORMAT ? 1 : 0 });
 
+/** The innermost delimiter's flags (0: none), all that `begin` reads of the state. */
+const innermost = (ext: PyExt): number => (ext.d.length ? ext.d[ext.d.length - 1] : 0);
+
 function begin(ext: PyExt, isValid: (i: number) => boolean): PyRun {
   let v = 0;
   for (let i = 0; i <= EXCEPT; i++) if (isValid(i)) v |= 1 << i;
-  return { m: 'B', v, e: ext };
+  const dt = innermost(ext);
+  return dt ? { m: 'B', v, dt } : { m: 'B', v };
 }
 
+/** A layout decision at the end of a line's indentation, asked of the indent stack (see resolve). */
+interface LayoutAsk { v: number; ind: number; fci: number; c: number }
+
 /** Zero-width layout decision at the first significant character (`c`, or -1 at end of input). */
-function layoutDecision(r: PyRun, c: number): StepResult<PyExt, PyRun> {
-  // Layout tokens are zero-width at the run's start: everything the run read is read again.
-  const refeed = c >= 0 ? [c] : [];
+function layoutDecision(r: PyRun, c: number): StepOrAsk<PyExt, PyRun> {
   const eol = c < 0 ? 1 : r.eol ?? 0;
-  const ind = c < 0 ? 0 : r.ind ?? 0;
   const fci = r.fci ?? -1;
-  if (eol) {
-    const e = r.e!;
-    const cur = e.i[e.i.length - 1];
-    if (valid(r, INDENT) && ind > cur) return verdict(INDENT, { ...e, i: [...e.i, ind] }, refeed, true);
-    const quote = c === DQ || c === SQ || c === BQ;
-    const withinBrackets = valid(r, CLOSE_BRACE) || valid(r, CLOSE_PAREN) || valid(r, CLOSE_BRACKET);
-    if ((valid(r, DEDENT) || (!valid(r, NEWLINE) && !(valid(r, STRING_START) && quote) && !withinBrackets)) &&
-        ind < cur && !e.f && fci < cur) {
-      return verdict(DEDENT, { ...e, i: e.i.slice(0, -1) }, refeed, true);
-    }
-    if (valid(r, NEWLINE)) return verdict(NEWLINE, e, refeed, true);
+  if (eol) return { ask: { v: r.v!, ind: c < 0 ? 0 : r.ind ?? 0, fci, c } satisfies LayoutAsk };
+  return afterLayout(r.v!, fci, c);
+}
+
+/**
+ * The decision of `layoutDecision` at the end of a line: by the indent stack of the state the run
+ * began in. Layout tokens are zero-width at the run's start: everything the run read is read again.
+ */
+function resolveLayout(e: PyExt, a: LayoutAsk): StepResult<PyExt, PyRun> {
+  const { ind, fci, c } = a;
+  const refeed = c >= 0 ? [c] : [];
+  const cur = e.i[e.i.length - 1];
+  if (valid(a, INDENT) && ind > cur) return verdict(INDENT, { ...e, i: [...e.i, ind] }, refeed, true);
+  const quote = c === DQ || c === SQ || c === BQ;
+  const withinBrackets = valid(a, CLOSE_BRACE) || valid(a, CLOSE_PAREN) || valid(a, CLOSE_BRACKET);
+  if ((valid(a, DEDENT) || (!valid(a, NEWLINE) && !(valid(a, STRING_START) && quote) && !withinBrackets)) &&
+      ind < cur && !e.f && fci < cur) {
+    return verdict(DEDENT, { ...e, i: e.i.slice(0, -1) }, refeed, true);
   }
-  // After the whitespace (and no comment line), the same scanner call looks for a string start:
-  // the engine does not call the scanner again after skipped whitespace, as tree-sitter does not.
-  if (fci === -1 && c >= 0 && valid(r, STRING_START)) return startStep({ m: 'S' }, c);
+  if (valid(a, NEWLINE)) return verdict(NEWLINE, keepExt, refeed, true);
+  return afterLayout(a.v, fci, c);
+}
+
+/**
+ * No layout token: after the whitespace (and no comment line), the same scanner call looks for a
+ * string start (the engine does not call the scanner again after skipped whitespace, as
+ * tree-sitter does not).
+ */
+function afterLayout(v: number, fci: number, c: number): StepResult<PyExt, PyRun> {
+  if (fci === -1 && c >= 0 && valid({ v }, STRING_START)) return startStep({ m: 'S' }, c);
   return null;
 }
 
@@ -84,7 +104,7 @@ function isPrefixLetter(c: number): boolean {
   return 'fFtTrRbBuU'.includes(String.fromCharCode(c));
 }
 
-function layoutStep(r: PyRun, c: number): StepResult<PyExt, PyRun> {
+function layoutStep(r: PyRun, c: number): StepOrAsk<PyExt, PyRun> {
   const sub = r.sub ?? 0;
   if (sub === 1) { // inside a comment line: skip to the newline (consumed)
     return { run: { ...r, sub: c === NL ? 0 : 1, ind: c === NL ? 0 : r.ind } };
@@ -105,7 +125,9 @@ function layoutStep(r: PyRun, c: number): StepResult<PyExt, PyRun> {
   if (c === TAB) return { run: { ...r, ind: (r.ind ?? 0) + 8 } };
   if (c === HASH && lay) {
     if (!r.eol) return null; // a comment after code on the same line: no layout token
-    return { run: { ...r, sub: 1, fci: (r.fci ?? -1) === -1 ? (r.ind ?? 0) : r.fci } };
+    // (the indentation is measured afresh after the comment's newline: not kept, so comments
+    // at one column are one run)
+    return { run: { ...r, sub: 1, ind: 0, fci: (r.fci ?? -1) === -1 ? (r.ind ?? 0) : r.fci } };
   }
   if (c === BSL) return { run: { ...r, sub: 2 } };
   return layoutDecision(r, c);
@@ -176,17 +198,16 @@ function startStep(r: PyRun, c: number): StepResult<PyExt, PyRun> {
   return null;
 }
 
-function step(r: PyRun, c: number): StepResult<PyExt, PyRun> {
+function step(r: PyRun, c: number): StepOrAsk<PyExt, PyRun> {
   switch (r.m) {
     case 'B': {
-      const d = r.e!.d;
-      const hasDelims = d.length > 0;
-      if (valid(r, ESCAPE_INTERPOLATION) && hasDelims && (c === LBRACE || c === RBRACE) && d[d.length - 1] & FORMAT) {
+      const dt = r.dt ?? 0;
+      if (valid(r, ESCAPE_INTERPOLATION) && dt && (c === LBRACE || c === RBRACE) && dt & FORMAT) {
         return { run: { m: 'E', br: c } };
       }
-      if (valid(r, STRING_CONTENT) && hasDelims) return contentStep({ m: 'C', t: d[d.length - 1] }, c);
+      if (valid(r, STRING_CONTENT) && dt) return contentStep({ m: 'C', t: dt }, c);
       if (c === NL || c === SP || c === CR || c === FF || c === TAB || c === BSL || c === HASH) {
-        return layoutStep({ m: 'L', v: r.v, e: r.e }, c);
+        return layoutStep({ m: 'L', v: r.v }, c);
       }
       if (valid(r, STRING_START) && (isPrefixLetter(c) || c === DQ || c === SQ || c === BQ)) {
         return startStep({ m: 'S' }, c);
@@ -201,9 +222,12 @@ function step(r: PyRun, c: number): StepResult<PyExt, PyRun> {
   }
 }
 
-function eof(r: PyRun): ScannerVerdict<PyExt> | null {
-  let res: StepResult<PyExt, PyRun> = null;
-  if (r.m === 'B' || r.m === 'L') res = layoutDecision(r, -1);
+function eof(r: PyRun, ext: PyExt): ScannerVerdict<PyExt> | null {
+  let res: StepOrAsk<PyExt, PyRun> = null;
+  if (r.m === 'B' || r.m === 'L') {
+    res = layoutDecision(r, -1);
+    if (res && 'ask' in res) res = resolveLayout(ext, res.ask as LayoutAsk);
+  }
   else if (r.m === 'S' && r.sub === 1) res = verdict(STRING_START, pushDelimiter(r.fl ?? 0), []);
   else if (r.m === 'S' && r.sub === 2) res = verdict(STRING_START, pushDelimiter(r.fl ?? 0), [endChar(r.fl ?? 0)]);
   return res && 'verdict' in res ? res.verdict : null;
@@ -214,6 +238,9 @@ export const pythonHooks: ScannerHooks<PyExt, PyRun> = {
   begin,
   step,
   eof,
+  // (the delimiter stack, not only its top: a string's end pops it, and the key after is known)
+  runKey: (ext) => ext.d.join(','),
+  resolve: resolveLayout,
 };
 
 /**
@@ -235,7 +262,7 @@ function resolve(g: TsGrammar): void {
 
 export const pythonScanner: ScannerModule = {
   language: 'python',
-  version: '4',
+  version: '5',
   hooks: pythonHooks,
   resolve,
   externalExamples: { _newline: '\n', string_start: '"', string_end: '"' },

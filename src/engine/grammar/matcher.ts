@@ -205,7 +205,7 @@ export class GrammarMatcher implements Matcher {
    * `depth` > 1 adds the kernels
    * of the rows up to depth - 1 origin links behind the row (see computeMask's deeper memos).
    */
-  private coreKey(S: State, depth = 1): { key: string; rows: Row[]; ended: Boundary | null; scans: Set<Scanned> | null; runBytes: boolean } | null {
+  private coreKey(S: State, depth = 1): { key: string; rows: Row[]; ended: Boundary | null; scans: Set<Scanned> | null; runBytes: boolean; extKeyed: boolean } | null {
     const R = S.row;
     if (S.runs) for (const r of S.runs) if (r.row !== R) return null;
     const rt = this.rt;
@@ -218,13 +218,14 @@ export class GrammarMatcher implements Matcher {
     // would be tainted by the statement that token completes.
     let scans: Set<Scanned> | null = null;
     let vkey = '';
-    let n = 0, rereads = false;
+    let n = 0, rereads = false, asks = false;
     if (S.runs) {
       for (const r of S.runs) {
-        const terms = rt.verdictTerminals(r.run);
-        if (r.run.rereads) rereads = true;
+        const rv = rt.runVerdicts(r.run, S.ext);
+        if (rv.rereads) rereads = true;
+        if (rv.asks) asks = true;
         for (let p = r.bytes; p && n <= RUN_KEY_BYTES; p = p.prev) n++;
-        for (const t of terms) {
+        for (const t of rv.terms) {
           const sc = rt.verdictScan(R, t);
           if (!sc.row || scans?.has(sc)) continue;
           (scans ??= new Set()).add(sc);
@@ -260,7 +261,11 @@ export class GrammarMatcher implements Matcher {
     }
     for (const o of cached.older) rows.push(o);
     // (a pending fallback: the key says only that there is one; a walk that uses it is tainted)
-    let key = `${this.trie.id}|${S.lex}|${S.ext ? S.ext.id : -1}|${cached.id}${S.fb ? '|fb' : ''}`;
+    // The scanner state by its run key (a walk that reads the rest is tainted, see
+    // ScannerHooks.resolve); whole where a run asks about it at the next byte (a line's
+    // indentation before Python's layout decision: nearly every token would be tainted).
+    const extKeyed = asks && S.ext !== null;
+    let key = `${this.trie.id}|${S.lex}|${S.ext ? (extKeyed ? `x${S.ext.id}` : S.ext.rk) : -1}|${cached.id}${S.fb ? '|fb' : ''}`;
     // The bytes of a run about to re-read them (a line's indentation before Python's NEWLINE) are
     // part of the key when short; else they are left out (a string's content, read once), and a
     // walk that re-reads them taints the node (see ReadTracker.runBytes).
@@ -271,7 +276,7 @@ export class GrammarMatcher implements Matcher {
         if (runBytes) for (let p = r.bytes; p; p = p.prev) key += `,${p.b}`;
       }
     }
-    return { key, rows, ended, scans, runBytes };
+    return { key, rows, ended, scans, runBytes, extKeyed };
   }
 
   /** Clears from `bits` every token at or below the (topmost, so disjoint) tainted nodes. */
@@ -426,6 +431,8 @@ export class GrammarMatcher implements Matcher {
     if (ck === null) return false;
     if (tr && this.taintDepth === 0 && this.rec) {
       if (!tr.local.has(S2.row)) return false;
+      // (a memo keyed by the whole scanner state may hold nodes that read what this key leaves out)
+      if (ck.extKeyed && !tr.extKeyed) return false;
       if (ck.ended && !ck.ended.reads!.every((r) => tr.local.has(r))) return false;
       if (ck.scans) for (const sc of ck.scans) if (!sc.reads.every((r) => tr.local.has(r))) return false;
     }
@@ -712,6 +719,8 @@ export class GrammarMatcher implements Matcher {
     for (let q = 0; q < rs.length; q += 2) {
       const x = this.rt.runStep(rs[q + 1] as RunObj, b);
       if (x === null) continue;
+      // (an ask is answered by the scanner state, which entries leave out: a full step there)
+      if ('ask' in x) { result = RUNS_VERDICT; break; }
       if ('verdict' in x) { if (out.length === 0) { result = RUNS_VERDICT; break; } continue; }
       // (a younger run in the state of an older one never matters: see runtime addRun)
       let dup = false;
@@ -787,7 +796,7 @@ function trackerFor(S: State, ck: CoreKey): ReadTracker {
   // run bytes the key leaves out: a zero-width token that re-reads them taints the node
   const runBytes = new Set<ByteList>();
   if (!ck.runBytes) for (const r of S.runs ?? []) if (r.bytes) runBytes.add(r.bytes);
-  return { local: new Set(ck.rows), startId: S.row.id, foreign: 0, runBytes, trusted: ck.ended, trustedScans: ck.scans, fbStart: S.fb ? S.fb.S : null };
+  return { local: new Set(ck.rows), startId: S.row.id, foreign: 0, runBytes, trusted: ck.ended, trustedScans: ck.scans, fbStart: S.fb ? S.fb.S : null, extKeyed: ck.extKeyed };
 }
 
 /** ORs a token set into `mask`: as bits when it has them, else token by token. */

@@ -8,19 +8,30 @@ import { keepExt, type ScannerHooks, type ScannerVerdict } from './scanner';
 import { LANGUAGES } from '../../../grammars';
 
 /** Interned persistent scanner state. */
-export interface ExtObj { readonly data: unknown; readonly key: string; readonly id: number }
+/** An interned scanner state; `rk`: the number of its run key (see ScannerHooks.runKey). */
+export interface ExtObj { readonly data: unknown; readonly key: string; readonly id: number; readonly rk: number }
 /**
  * Interned scanner run with its memoized byte transitions: in a map while few (most runs see one
  * or two bytes), then in a 256-entry table (the runs begun at every boundary see every byte).
  */
 export interface RunObj {
   readonly data: unknown; readonly id: number; readonly memo: Map<number, RunStepped>; table: (RunStepped | undefined)[] | null;
-  /** Terminals of the verdicts the run may give at its next byte, ascending (see verdictTerminals). */
-  verdicts?: number[];
-  /** Whether one of those verdicts is zero-width (re-reads the run's bytes). */
-  rereads?: boolean;
+  /** What the run may decide at its next byte (see runVerdicts), when no step there asks. */
+  verdicts?: RunVerdicts;
+  /** Likewise by scanner state id, when one does. */
+  verdictsByExt?: Map<number, RunVerdicts>;
 }
-type RunStepped = RunObj | VerdictObj | null;
+/**
+ * Terminals of the verdicts a run may give at its next byte, ascending; whether one is zero-width;
+ * whether a step there asks (see ScannerHooks.resolve).
+ */
+export interface RunVerdicts { readonly terms: number[]; readonly rereads: boolean; readonly asks: boolean }
+/**
+ * A step's question about the scanner state the run began in (see ScannerHooks.resolve), with
+ * its answers by that state's id.
+ */
+export interface AskObj { readonly ask: true; readonly data: unknown; readonly answers: Map<number, RunObj | VerdictObj | null> }
+type RunStepped = RunObj | VerdictObj | AskObj | null;
 /** Memoized bytes of a run from which on they go in a table. */
 const RUN_TABLE_AT = 8;
 /** A scanner verdict with the token mapped to its terminal id. */
@@ -199,6 +210,10 @@ export interface ReadTracker {
   readonly fbStart: State | null;
   /** Likewise the scans by the external tokens the starting state's runs may emit next. */
   readonly trustedScans: ReadonlySet<Scanned> | null;
+  /**
+   * The key holds the whole scanner state, not only its run key: an ask is then no foreign read.
+   */
+  readonly extKeyed: boolean;
 }
 
 export class GrammarRuntime {
@@ -330,7 +345,9 @@ export class GrammarRuntime {
   }
 
   private runs = new Map<string, RunObj>();
-  /** Runs begun, by scanner state id and valid-external set (see beginRun). */
+  /** Run keys (see ScannerHooks.runKey) by number. */
+  private readonly runKeys = new Map<string, number>();
+  /** Runs begun, by scanner state run key and valid-external set (see beginRun). */
   private readonly begun = new Map<number, Map<number | string, RunObj | null>>();
   private begunSize = 0;
   private runIds = 0;
@@ -389,7 +406,13 @@ export class GrammarRuntime {
   internExt(data: unknown): ExtObj {
     const key = JSON.stringify(data);
     let e = this.exts.get(key);
-    if (!e) { e = { data, key, id: this.exts.size }; this.exts.set(key, e); }
+    if (!e) {
+      const rkey = this.hooks?.runKey ? this.hooks.runKey(data) : key;
+      let rk = this.runKeys.get(rkey);
+      if (rk === undefined) { rk = this.runKeys.size; this.runKeys.set(rkey, rk); }
+      e = { data, key, id: this.exts.size, rk };
+      this.exts.set(key, e);
+    }
     return e;
   }
 
@@ -412,11 +435,12 @@ export class GrammarRuntime {
 
   /**
    * The scanner run begun at a boundary after `row` with scanner state `ext`. `begin` sees the row
-   * only through which externals are valid, so runs are shared by (ext, valid set).
+   * only through which externals are valid and the state only through its run key, so runs are
+   * shared by (run key, valid set).
    */
   private beginRun(row: Row, ext: ExtObj | null): RunObj | null {
     if (!this.hooks || !ext) return null;
-    if (row.runExt === ext) return row.run as RunObj | null;
+    if (row.runExt === ext.rk) return row.run as RunObj | null;
     // the valid set as bits (a string past 30 externals)
     const ex = this.grammar.externals;
     let valid: number | string = ex.length <= 30 ? 0 : '';
@@ -424,16 +448,16 @@ export class GrammarRuntime {
       const v = ex[i] >= 0 && row.expects(ex[i]);
       if (typeof valid === 'number') { if (v) valid |= 1 << i; } else valid += v ? '1' : '0';
     }
-    let begun = this.begun.get(ext.id);
-    if (!begun) this.begun.set(ext.id, (begun = new Map()));
+    let begun = this.begun.get(ext.rk);
+    if (!begun) this.begun.set(ext.rk, (begun = new Map()));
     let run = begun.get(valid);
     if (run === undefined) {
       const data = this.hooks.begin(ext.data, this.validFn(row));
       run = data === null ? null : this.internRun(data);
-      if (++this.begunSize >= RUN_INTERN_LIMIT) { this.begun.clear(); this.begunSize = 1; this.begun.set(ext.id, (begun = new Map())); }
+      if (++this.begunSize >= RUN_INTERN_LIMIT) { this.begun.clear(); this.begunSize = 1; this.begun.set(ext.rk, (begun = new Map())); }
       begun.set(valid, run);
     }
-    row.runExt = ext;
+    row.runExt = ext.rk;
     row.run = run;
     return run;
   }
@@ -447,6 +471,7 @@ export class GrammarRuntime {
     let out: RunStepped = null;
     if (r && 'run' in r) out = this.internRun(r.run);
     else if (r && 'verdict' in r) out = this.verdictObj(r.verdict);
+    else if (r && 'ask' in r) out = { ask: true, data: r.ask, answers: new Map() };
     if (table !== null) table[b] = out;
     else if (run.memo.size < RUN_TABLE_AT) run.memo.set(b, out);
     else {
@@ -454,6 +479,29 @@ export class GrammarRuntime {
       for (const [x, y] of run.memo) t[x] = y;
       t[b] = out;
       run.memo.clear();
+    }
+    return out;
+  }
+
+  /**
+   * The step of `run` on byte b for a run begun in scanner state `ext`: an ask answered (in a
+   * walk that records its reads, a read of what the key leaves out of the state: foreign).
+   */
+  runStepIn(run: RunObj, b: number, ext: ExtObj | null): RunObj | VerdictObj | null {
+    const r = this.runStep(run, b);
+    if (r === null || !(r as AskObj).ask) return r as RunObj | VerdictObj | null;
+    if (this.track && !this.track.extKeyed) this.track.foreign++;
+    return this.answer(r as AskObj, ext);
+  }
+
+  /** The answer to an ask for a run begun in scanner state `ext` (memoized per state). */
+  private answer(a: AskObj, ext: ExtObj | null): RunObj | VerdictObj | null {
+    const id = ext ? ext.id : -1;
+    let out = a.answers.get(id);
+    if (out === undefined) {
+      const r = this.hooks!.resolve!(ext?.data as never, a.data as never);
+      out = r && 'run' in r ? this.internRun(r.run) : r && 'verdict' in r ? this.verdictObj(r.verdict) : null;
+      a.answers.set(id, out);
     }
     return out;
   }
@@ -485,17 +533,25 @@ export class GrammarRuntime {
     return done;
   }
 
-  /** Terminals of the verdicts `run` may give at its next byte, ascending (cached on the run). */
-  verdictTerminals(run: RunObj): number[] {
+  /**
+   * What `run`, begun in scanner state `ext`, may decide at its next byte (cached on the run; per
+   * state when a step there asks). Reads are not noted.
+   */
+  runVerdicts(run: RunObj, ext: ExtObj | null): RunVerdicts {
     if (run.verdicts) return run.verdicts;
+    const known = run.verdictsByExt?.get(ext ? ext.id : -1);
+    if (known) return known;
     const out = new Set<number>();
-    let rereads = false;
+    let rereads = false, asks = false;
     for (let b = 0; b < 256; b++) {
-      const x = this.runStep(run, b);
+      let x = this.runStep(run, b);
+      if (x !== null && (x as AskObj).ask) { asks = true; x = this.answer(x as AskObj, ext); }
       if (x !== null && (x as VerdictObj).verdict) { out.add((x as VerdictObj).terminal); if ((x as VerdictObj).refeedRun) rereads = true; }
     }
-    run.rereads = rereads;
-    return (run.verdicts = [...out].sort((a, b) => a - b));
+    const v: RunVerdicts = { terms: [...out].sort((a, b) => a - b), rereads, asks };
+    if (!asks) run.verdicts = v;
+    else (run.verdictsByExt ??= new Map()).set(ext ? ext.id : -1, v);
+    return v;
   }
 
   /** A fresh boundary state: lexer at `start`, a scanner run begun. */
@@ -606,7 +662,7 @@ export class GrammarRuntime {
     if (old) {
       for (let i = 0; i < old.length; i++) {
         const slot = old[i];
-        const r = this.runStep(slot.run, b);
+        const r = this.runStepIn(slot.run, b, S.ext);
         if (r === null) continue;
         if ((r as VerdictObj).verdict) {
           // an older run still deciding goes first (tree-sitter asks it first)
@@ -636,7 +692,7 @@ export class GrammarRuntime {
           row = bnd.row;
           // tree-sitter calls the scanner again at this boundary: a new run starts with byte b
           const run0 = this.hooks && !bnd.sep ? this.beginRun(bnd.row, S.ext) : null;
-          const r = run0 ? this.runStep(run0, b) : null;
+          const r = run0 ? this.runStepIn(run0, b, S.ext) : null;
           if (r !== null) {
             if ((r as VerdictObj).verdict) {
               if (runs === null && depth < MAX_ZERO_WIDTH) return this.decide(bnd.row, null, r as VerdictObj, b, depth, S.ext);
@@ -697,7 +753,7 @@ export class GrammarRuntime {
   acceptsState(S: State, depth = 0): boolean {
     if (depth > MAX_ZERO_WIDTH) return false;
     for (const slot of S.runs ?? NO_RUNS) {
-      const data = this.hooks!.eof(slot.run.data);
+      const data = this.hooks!.eof(slot.run.data, S.ext?.data);
       const v = data ? this.verdictObj(data) : null;
       const nb = v ? this.afterVerdict(slot.row, v, this.verdictExt(v, S.ext)) : null;
       if (v) {

@@ -18,7 +18,11 @@
 //    (those after the token's end, always including the current byte, or every byte of the run
 //    for a zero-width token) are fed again from the new boundary. A verdict wins over the lexer's
 //    hypothesis.
-// 3. At end of input the engine calls `eof(run)` (same verdicts).
+// 3. At end of input the engine calls `eof(run, ext)` (same verdicts).
+// 4. A run need not carry the persistent state. `begin` may read only the part `runKey(ext)`
+//    names (so runs begun in states with equal keys are one run, and the engine's tables and mask
+//    memos for them are shared); a step that needs the rest returns `{ ask }` instead of a result,
+//    and the engine answers it by `resolve(ext, ask)` with the state the run began in.
 // Runs and ext states must be plain JSON data: the engine interns them by their JSON text and
 // memoizes `step`, so after warm-up a scanner byte costs a map lookup.
 // An external with neither an emulation nor a lexeme is never produced: the grammar still
@@ -51,15 +55,28 @@ export const keepExt = <E>(ext: E): E => ext;
 
 export type StepResult<E, R> = { run: R } | { verdict: ScannerVerdict<E> } | null;
 
+/** A step's result, or a question about the persistent state the run began in (see `resolve`). */
+export type StepOrAsk<E, R> = StepResult<E, R> | { ask: unknown };
+
 /** A byte-level emulation of an external scanner. `E`: persistent state, `R`: run state. */
 export interface ScannerHooks<E = unknown, R = unknown> {
   /** Persistent state at the start of a file. */
   initial: E;
   /** A run starting at a lexeme boundary, or null when the scanner surely declines here. */
   begin(ext: E, valid: (external: number) => boolean): R | null;
-  step(run: R, byte: number): StepResult<E, R>;
-  /** End of input inside a run. */
-  eof(run: R): ScannerVerdict<E> | null;
+  step(run: R, byte: number): StepOrAsk<E, R>;
+  /** End of input inside a run begun in state `ext`. */
+  eof(run: R, ext: E): ScannerVerdict<E> | null;
+  /**
+   * The part of the persistent state `begin` reads, as a string (absent: all of it). Mask memos
+   * are keyed by it, not by the whole state: everything else a walk learns of the state goes
+   * through `resolve`, which the engine notes as such. So a verdict's edit must leave a key
+   * that the key before and the run determine (a pop exposes what is below the top: the key
+   * holds the whole stack).
+   */
+  runKey?(ext: E): string;
+  /** Answers a step's `{ ask }` with the state the run began in (plain JSON in, as `step`). */
+  resolve?(ext: E, ask: never): StepResult<E, R>;
 }
 
 /** Per-language emulation module. */

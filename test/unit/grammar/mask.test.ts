@@ -2,8 +2,9 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer } from '../../../src/engine/tokenizer';
-import { createMatcher } from '../../../src/engine/grammar';
-import type { State } from '../../../src/engine/grammar/runtime';
+import { createMatcher, loadGrammar, clearGrammarMemory } from '../../../src/engine/grammar';
+import { runtimeOf, type State } from '../../../src/engine/grammar/runtime';
+import type { TokenizerLike } from '../../../src/engine/interfaces';
 import { grammar } from './helpers';
 
 /**
@@ -78,12 +79,12 @@ function checkCoreMemo(lang: string, file: string, tok: Tokenizer, bytes: number
   let hits = 0;
   for (let i = 0; i < ids.length; i++) {
     const before = m.stats.coreHits, deepBefore = m.stats.deepHits;
-    const runs = (m.snapshot() as State).runs;
+    const S = m.snapshot() as State;
     const mask = m.computeMask();
     if (m.stats.coreHits > before) {
       hits++;
       // a scanner run that re-reads its bytes is pending (a line's indentation before NEWLINE)
-      if (atLayout && runs?.some((r) => r.run.rereads)) atLayout.hits++;
+      if (atLayout && S.runs?.some((r) => runtimeOf(grammar(lang)).runVerdicts(r.run, S.ext).rereads)) atLayout.hits++;
       if (deep && m.stats.deepHits > deepBefore) deep.hits++;
       if (withFallback && (m.snapshot() as State).fb) withFallback.hits++;
       const exact = m.exactMask();
@@ -148,6 +149,36 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
       assert.ok(m.consume(ids[i]), `${file}: token ${i} rejected`);
     }
     assert.ok(m.stats.subCoreHits > 1000 && m.stats.deepHits > 200, `subtree core hits: ${m.stats.subCoreHits}, deeper core hits: ${m.stats.deepHits}`);
+  });
+
+  it('Python memos are keyed by the delimiter stack, not the indent stack: shared across nesting, equal to exact walks where tokens decide a line\'s indentation', () => {
+    // A vocabulary whose tokens run past a line break into the next line's first word (so a
+    // layout decision, which reads the indent stack, happens inside a token), plus every byte.
+    const enc = new TextEncoder();
+    const words: string[] = [];
+    for (const pre of ['', ')', ':', '1']) for (const ind of ['', '  ', '    ', '      ']) for (const w of ['y', 'else:', 'elif z:', 'except:', 'return']) words.push(`${pre}\n${ind}${w}`);
+    const vocab = [...Array.from({ length: 256 }, (_, i) => Uint8Array.of(i)), ...words.map((w) => enc.encode(w))];
+    const tok: TokenizerLike = { vocabSize: vocab.length, tokenBytes: (i) => vocab[i], isSpecial: () => false, encodeBytes: () => [], decodeBytes: () => new Uint8Array(0), specialTokenId: () => undefined, preTokenizeBoundaries: (b) => [0, b.length] };
+    const contexts = ['x = foo(1', 'if a:\n    x = foo(1', 'if a:\n  if b:\n    x = foo(1', 'try:\n    if a:\n      x = foo(1', 'if c:', 'if a:\n    if c:',
+      'try:\n    if a:\n      if c:', 'x = 1\n', 'if a:\n    x = 1\n', 'if c:\n  ', 'if a:\n    if c:\n  ', 'try:\n    if a:\n      if c:\n  '];
+    let hits = 0;
+    // each context first, then all: every later mask of an equal key is a core hit
+    for (const first of contexts) {
+      clearGrammarMemory();
+      const g = loadGrammar('python');
+      for (const text of [first, ...contexts]) {
+        const m = createMatcher(g, undefined, tok);
+        assert.ok(m.consumeBytes(enc.encode(text)), text);
+        const before = m.stats.coreHits;
+        const mask = m.computeMask(), exact = m.exactMask();
+        if (m.stats.coreHits > before) hits++;
+        for (let w = 0; w < exact.length; w++) if (exact[w] !== mask[w]) assert.fail(`after ${JSON.stringify(text)} (memo filled after ${JSON.stringify(first)}): mask differs from an exact walk`);
+      }
+    }
+    // (fails when an answered ask taints nothing, or when a pending layout decision's key leaves
+    // out the indent stack)
+    assert.ok(hits > 50, `core hits across nesting depths: ${hits}`);
+    clearGrammarMemory();
   });
 
   it('equals exact walks where a scanned row is an ancestor of the start (`x;` back to the statement row), 128k vocabulary', function () {

@@ -59,6 +59,24 @@ describe('grammar engine: Python (with the external-scanner emulation)', () => {
     assert.ok(accepts('python', 'if a:\n    if b:\n        s = "x"\n    else:\n        s = f"{y}"\nelse:\n    pass\n'));
   });
 
+  it('runs at code and comment positions do not depend on the indent stack (layout asks it only where a line\'s indentation decides)', () => {
+    const runsAfter = (text: string) => {
+      const m = matcher('python');
+      assert.ok(m.consumeBytes(new TextEncoder().encode(text)), text);
+      return ((m.snapshot() as State).runs ?? []).map((r) => r.run.id);
+    };
+    const call = runsAfter('if a:\n    x = foo(a, '), deeperCall = runsAfter('if a:\n  if b:\n    x = foo(a, ');
+    assert.ok(call.length > 0, 'a scanner run is pending after `, `');
+    assert.deepEqual(deeperCall, call, 'one run after `, ` under indent stacks [0, 4] and [0, 2, 4]');
+    const comment = runsAfter('if a:\n    pass\n    # note'), deeperComment = runsAfter('if a:\n  if b:\n    pass\n    # note');
+    assert.ok(comment.length > 0, 'a layout run is pending inside a comment line');
+    assert.deepEqual(deeperComment, comment, 'one run inside a comment at column 4 under both stacks');
+    // the decisions still follow each stack
+    assert.ok(accepts('python', 'try:\n  if a:\n    pass\n    # note\nexcept:\n  pass\n'));
+    assert.ok(accepts('python', 'try:\n    if a:\n        pass\n    # note\nexcept:\n    pass\n'));
+    assert.equal(accepts('python', 'if a:\n    pass\n    # note\nexcept:\n    pass\n'), false);
+  });
+
   it('keywords and reserved words: `if` is never an identifier, soft keywords are', () => {
     assert.ok(accepts('python', 'ifx = 2\nmatch = 1\nprint(match)\n'));
     assert.ok(accepts('python', 'match x:\n    case 1:\n        pass\n'));
