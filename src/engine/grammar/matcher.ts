@@ -193,7 +193,8 @@ export class GrammarMatcher implements Matcher {
 
   /**
    * Key of a state up to the history behind its row: the row's kernel items by dotted position,
-   * with their origins as an equality pattern only; when a lexeme in progress may end here, the
+   * with their origins as an equality pattern only (at depth 1, those outside the key as one
+   * class: see kernelKey); when a lexeme in progress may end here, the
    * same of the row after it (a completion there reads the history once, and every boundary
    * node would else be tainted by it: `text.translate` then ` `, `.`, `(`…), and likewise of
    * the rows after the external tokens the runs may emit next; plus the lexer state, scanner
@@ -238,9 +239,11 @@ export class GrammarMatcher implements Matcher {
     let cached = R.cache.get(ckey) as { id: number; older: Row[] } | undefined;
     if (cached === undefined) {
       const cls = new Map<Row, number>([[R, 0]]);
-      let after = kernelKey(R, cls);
+      // (at depth 1 the origins outside the key are one class: see kernelKey)
+      const open = depth === 1;
+      let after = kernelKey(R, cls, open);
       // which keyed row each row after is, if any (an ancestor reached again reads as itself)
-      for (let i = 1; i < rows.length; i++) after += `>${cls.get(rows[i]) ?? '+'}:${kernelKey(rows[i], cls)}`;
+      for (let i = 1; i < rows.length; i++) after += `>${cls.get(rows[i]) ?? '+'}:${kernelKey(rows[i], cls, open)}`;
       let core = `${R.initial ? 'I' : ''}${after}${ended ? '' : '>'}${vkey}`;
       // depth d > 1: the kernels of the rows d - 1 origin links back from R too, each by its class
       const older: Row[] = [];
@@ -850,15 +853,30 @@ function tokensOf(bits: Uint32Array): Int32Array {
  * (class c ↔ class c), whatever order ties at one position come in; a different tie order only
  * costs a hit. Keys of the origins' kernels too repeat less: they are a second level only (see
  * replayDeep).
+ *
+ * `open`: the origins not in `cls` yet are one class `f`, and an item repeated with another such
+ * origin is one item. No such origin is a row of the key (those are in `cls` first) or a row the
+ * walk makes, so a walk that reads one is tainted; one that does not sees only the positions of
+ * those items, whatever their origins and however many. (Ambiguous operator chains, `a && b &&
+ * c`, keep an item per way to bracket them: the row after each operand is new, its positions are
+ * not.)
  */
-function kernelKey(X: Row, cls: Map<Row, number>): string {
+function kernelKey(X: Row, cls: Map<Row, number>, open = false): string {
   const n = X.pos.length;
   let key = '';
+  let prev = -1;
   for (let i = 0; i < n; i++) {
     // (a row's kernel is in position order)
     const o = X.orig[i];
     let c = cls.get(o);
-    if (c === undefined) { c = cls.size; cls.set(o, c); }
+    if (c === undefined) {
+      if (open) {
+        // (one `f` item per position)
+        if (X.pos[i] !== prev) { prev = X.pos[i]; key += `${X.pos[i]}.f,`; }
+        continue;
+      }
+      c = cls.size; cls.set(o, c);
+    }
     key += `${X.pos[i]}.${c},`;
   }
   return key;

