@@ -239,11 +239,23 @@ export class GrammarMatcher implements Matcher {
     let cached = R.cache.get(ckey) as { id: number; older: Row[] } | undefined;
     if (cached === undefined) {
       const cls = new Map<Row, number>([[R, 0]]);
-      // (at depth 1 the origins outside the key are one class: see kernelKey)
-      const open = depth === 1;
-      let after = kernelKey(R, cls, open);
-      // which keyed row each row after is, if any (an ancestor reached again reads as itself)
-      for (let i = 1; i < rows.length; i++) after += `>${cls.get(rows[i]) ?? '+'}:${kernelKey(rows[i], cls, open)}`;
+      let after: string;
+      if (depth === 1) {
+        // the origins outside the key are one class (see kernelKey): the key's rows are classed
+        // first (each one's class says which keyed row it is, if it is one twice)
+        let marks = '';
+        for (let i = 1; i < rows.length; i++) {
+          const c = cls.get(rows[i]);
+          marks += `>${c ?? '+'}`;
+          if (c === undefined) cls.set(rows[i], cls.size);
+        }
+        after = `${marks}|${kernelKey(R, cls, true)}`;
+        for (let i = 1; i < rows.length; i++) after += `>${kernelKey(rows[i], cls, true)}`;
+      } else {
+        after = kernelKey(R, cls);
+        // which keyed row each row after is, if any (an ancestor reached again reads as itself)
+        for (let i = 1; i < rows.length; i++) after += `>${cls.get(rows[i]) ?? '+'}:${kernelKey(rows[i], cls)}`;
+      }
       let core = `${R.initial ? 'I' : ''}${after}${ended ? '' : '>'}${vkey}`;
       // depth d > 1: the kernels of the rows d - 1 origin links back from R too, each by its class
       const older: Row[] = [];
@@ -854,10 +866,10 @@ function tokensOf(bits: Uint32Array): Int32Array {
  * costs a hit. Keys of the origins' kernels too repeat less: they are a second level only (see
  * replayDeep).
  *
- * `open`: the origins not in `cls` yet are one class `f`, and an item repeated with another such
- * origin is one item. No such origin is a row of the key (those are in `cls` first) or a row the
- * walk makes, so a walk that reads one is tainted; one that does not sees only the positions of
- * those items, whatever their origins and however many. (Ambiguous operator chains, `a && b &&
+ * `open`: the origins not in `cls` are one class `f`, and an item repeated with another such
+ * origin is one item. `cls` holds the key's rows (GrammarMatcher.coreKey), so no such origin is
+ * one of them or a row the walk makes: a walk that reads one is tainted, one that does not sees
+ * only the positions of those items, whatever their origins and however many. (Ambiguous operator chains, `a && b &&
  * c`, keep an item per way to bracket them: the row after each operand is new, its positions are
  * not.)
  */

@@ -7,8 +7,7 @@ import { EarleyTables, Row, initialRow, scan } from './earley';
 import { keepExt, type ScannerHooks, type ScannerVerdict } from './scanner';
 import { LANGUAGES } from '../../../grammars';
 
-/** Interned persistent scanner state. */
-/** An interned scanner state; `rk`: the number of its run key (see ScannerHooks.runKey). */
+/** An interned persistent scanner state; `rk`: the number of its run key (see ScannerHooks.runKey). */
 export interface ExtObj { readonly data: unknown; readonly key: string; readonly id: number; readonly rk: number }
 /**
  * Interned scanner run with its memoized byte transitions: in a map while few (most runs see one
@@ -499,7 +498,9 @@ export class GrammarRuntime {
     const id = ext ? ext.id : -1;
     let out = a.answers.get(id);
     if (out === undefined) {
-      const r = this.hooks!.resolve!(ext?.data as never, a.data as never);
+      const resolve = this.hooks!.resolve;
+      if (!resolve) throw new Error(`grammars/${this.grammar.language}/scanner.ts: a step asked about the scanner state, but the hooks have no resolve() to answer it`);
+      const r = resolve(ext?.data as never, a.data as never);
       out = r && 'run' in r ? this.internRun(r.run) : r && 'verdict' in r ? this.verdictObj(r.verdict) : null;
       a.answers.set(id, out);
     }
