@@ -197,7 +197,8 @@ export class GrammarMatcher implements Matcher {
    * class: see kernelKey); when a lexeme in progress may end here, the
    * same of the row after it (a completion there reads the history once, and every boundary
    * node would else be tainted by it: `text.translate` then ` `, `.`, `(`…), and likewise of
-   * the rows after the external tokens the runs may emit next; plus the lexer state, scanner
+   * the rows after the external tokens the runs may emit next (twice, where two runs are
+   * pending); plus the lexer state, scanner
    * state and runs (their bytes only when short and about to be re-read). `rows`: the rows whose
    * items the key holds; `ended`, `scans`: the lexeme's end and those tokens' scans (see
    * ReadTracker.trusted); `runBytes`: the key holds the run bytes. A pending fallback (the
@@ -232,6 +233,15 @@ export class GrammarMatcher implements Matcher {
           (scans ??= new Set()).add(sc);
           rows.push(sc.row);
           vkey += `,${t}`;
+          // and, where a younger run is pending too, the same token once more after it (a
+          // zero-width token re-reads the run's bytes, where the younger run may decide again:
+          // an automatic semicolon after a comment line that followed a `}`)
+          if (S.runs.length < 2) continue;
+          const sc2 = rt.verdictScan(sc.row, t);
+          if (!sc2.row || scans.has(sc2)) continue;
+          scans.add(sc2);
+          rows.push(sc2.row);
+          vkey += `+${t}`;
         }
       }
     }

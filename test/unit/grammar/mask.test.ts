@@ -207,6 +207,29 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
     }
   });
 
+  it('where two scanner runs are pending (an automatic semicolon re-read after a comment line, decided again by the younger run), the key holds both scans: core hits equal exact walks and walk few nodes again, TypeScript, 128k vocabulary', function () {
+    this.timeout(120_000);
+    const file = path.resolve(__dirname, '../../../node_modules/onnxruntime-common/lib/tensor-impl.ts');
+    if (!fs.existsSync(llama3Path) || !fs.existsSync(file)) this.skip();
+    const tok = Tokenizer.fromFile(llama3Path);
+    const m = createMatcher(grammar('typescript'), undefined, tok);
+    const ids = tok.encodeBytes(new Uint8Array(fs.readFileSync(file)));
+    let hits = 0, nodes = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const twoRuns = ((m.snapshot() as State).runs?.length ?? 0) >= 2;
+      const before = m.stats.coreHits, visited = m.stats.nodesVisited;
+      const mask = m.computeMask();
+      if (twoRuns) {
+        if (m.stats.coreHits > before) { hits++; nodes += m.stats.nodesVisited - visited; }
+        const exact = m.exactMask();
+        for (let w = 0; w < exact.length; w++) if (exact[w] !== mask[w]) assert.fail(`${file} at token ${i}: core-memo mask differs from an exact walk in word ${w}`);
+      }
+      assert.ok(m.consume(ids[i]), `${file}: token ${i} rejected`);
+    }
+    // (with only the first scan in the key, every second decision is a foreign read: ~1,400 nodes)
+    assert.ok(hits >= 20 && nodes / hits < 1000, `core hits with two runs: ${hits}, nodes walked again per hit: ${Math.round(nodes / hits)}`);
+  });
+
   it('equals exact walks where a scanned row is an ancestor of the start (`x;` back to the statement row), 128k vocabulary', function () {
     this.timeout(120_000);
     if (!fs.existsSync(llama3Path)) this.skip();
