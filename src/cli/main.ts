@@ -1,46 +1,30 @@
-// Entry point of `node dist/cli.js`: dispatches to a subcommand. Any error a user can act on
-// becomes one line on stderr and exit code 2 — never a stack trace (set TRELLIS_DEBUG=1 for one).
-import { commands } from './commands';
-import { UsageError } from './command';
-import { TrellisError } from '../engine/api';
+// Entry point of `node dist/cli.js`. Any error a user can act on becomes one line on stderr and
+// exit code 2 — never a stack trace (set TRELLIS_DEBUG=1 for one). The benchmarks and evaluations
+// measure the engine as the extension's long-lived worker runs it, with the node flags of
+// engine/heap.ts; those are set when a process starts, so such a command run without them runs
+// again in a node that has them (the CLI itself, run.ts, loads only in the process that runs
+// it). One-shot commands (`complete`, `infill`…) run as they are: a 64 MB young generation costs
+// a short process more to set up than it saves.
+import { spawnSync } from 'node:child_process';
+import * as os from 'node:os';
+import { ENGINE_NODE_FLAGS, hasEngineNodeFlags } from '../engine/heap';
 
-function help(): string {
-  const width = Math.max(...commands.map((c) => c.name.length), 4);
-  return [
-    'Usage: trellis <command> [options]   (node dist/cli.js …)',
-    '',
-    'Commands:',
-    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
-    '',
-    'Run `trellis <command> --help` for its options.',
-  ].join('\n');
+/**
+ * Runs a benchmark or evaluation command again in a node with the engine's flags when this one
+ * lacks them: the child's exit status, or null to run it here (another command, help,
+ * TRELLIS_NODE_FLAGS=0, or no child could start).
+ */
+function relaunched(argv: string[]): number | null {
+  if (process.env.TRELLIS_NODE_FLAGS === '0' || hasEngineNodeFlags()) return null;
+  const [name] = argv;
+  if (!name || !/^(bench|eval)/.test(name) || argv.includes('--help') || argv.includes('-h')) return null;
+  const r = spawnSync(process.execPath, [...process.execArgv, ...ENGINE_NODE_FLAGS, process.argv[1]!, ...argv], { stdio: 'inherit' });
+  if (r.error) return null;
+  if (r.status !== null) return r.status;
+  return 128 + (os.constants.signals[r.signal as NodeJS.Signals] ?? 0);
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    console.log(help());
-    return name ? 0 : 2;
-  }
-  const command = commands.find((c) => c.name === name);
-  if (!command) throw new UsageError(`unknown command '${name}'; run 'trellis --help' for the list`);
-  if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(command.usage);
-    return 0;
-  }
-  return command.run(rest);
-}
-
-main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
-  (err: unknown) => {
-    if (process.env.TRELLIS_DEBUG) console.error(err);
-    if (err instanceof UsageError || err instanceof TrellisError) {
-      console.error(`trellis: ${err.message}`);
-    } else {
-      const e = err as Error;
-      console.error(`trellis: internal error: ${e?.message ?? String(err)} (set TRELLIS_DEBUG=1 for details)`);
-    }
-    process.exitCode = 2;
-  },
-);
+const argv = process.argv.slice(2);
+const status = relaunched(argv);
+if (status !== null) process.exitCode = status;
+else void import('./run').then((cli) => cli.runCli(argv));

@@ -49,6 +49,7 @@ const stats: WorkerStats = {
   failed: 0,
   model: null,
   pid: process.pid,
+  nodeFlags: [...process.execArgv],
 };
 
 function cancelled(): ResponseError<undefined> {

@@ -38,6 +38,8 @@ export interface WorkerStats {
   model: string | null;
   /** Worker process id, to tell restarts apart. */
   pid: number;
+  /** The node flags the worker runs with (engine/heap.ts). */
+  nodeFlags: string[];
 }
 
 /** A JSON-RPC error payload the worker attaches to failed requests. */

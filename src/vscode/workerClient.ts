@@ -29,6 +29,7 @@ import {
   type WorkerStats,
 } from '../protocol/worker';
 import { RestartPolicy } from './backoff';
+import { ENGINE_NODE_FLAGS } from '../engine/heap';
 
 export interface Logger {
   trace(message: string): void;
@@ -125,7 +126,7 @@ export class WorkerClient {
     this.starts++;
     // ELECTRON_RUN_AS_NODE makes VS Code's Electron binary behave as plain node for the child.
     const child = fork(this.opts.workerPath, [], {
-      execArgv: this.opts.execArgv ?? [],
+      execArgv: [...ENGINE_NODE_FLAGS, ...(this.opts.execArgv ?? [])],
       env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', ...this.opts.env },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });

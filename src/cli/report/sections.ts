@@ -197,7 +197,7 @@ function runsSection(res: Results): ReportSection {
     reproduce: 'npm run bench && npm run eval', charts: [],
     tables: [{ columns: ['suite', 'part', 'status', 'seconds', 'error'], rows }],
     notes: [res.bench, res.eval].filter((s): s is SuiteResult => !!s).map((s) => `${s.kind}: started ${s.startedAt}, ${s.seconds} s${s.quick ? ' (--quick sizes)' : ''}, model ${s.model}, load average ${s.machine.loadAverage.start} → ${s.machine.loadAverage.end} on ${s.machine.cpus} CPUs.`)
-      .concat(m ? [`Machine: ${m.cpuModel}, ${m.cpus} CPUs, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}.`] : []),
+      .concat(m ? [`Machine: ${m.cpuModel}, ${m.cpus} CPUs, ${m.memoryGiB} GiB, Node ${m.node}${m.nodeFlags?.length ? ` (${m.nodeFlags.join(' ')})` : ''}, ${m.platform}.`] : []),
   };
 }
 

@@ -39,6 +39,8 @@ export interface MachineInfo {
   memoryGiB: number;
   node: string;
   platform: string;
+  /** Node flags of the process that ran the suite (engine/heap.ts; absent in older runs). */
+  nodeFlags?: string[];
   /** 1-minute load average when the suite started and ended (a busy machine slows everything). */
   loadAverage: { start: number; end: number };
 }
@@ -272,7 +274,7 @@ export function machineInfo(loadStart: number): MachineInfo {
   const cpus = os.cpus();
   return {
     cpus: cpus.length, cpuModel: cpus[0]?.model.trim() ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    node: process.version, platform: `${os.platform()} ${os.arch()}`,
+    node: process.version, platform: `${os.platform()} ${os.arch()}`, nodeFlags: [...process.execArgv],
     loadAverage: { start: Math.round(loadStart * 100) / 100, end: Math.round(os.loadavg()[0]! * 100) / 100 },
   };
 }

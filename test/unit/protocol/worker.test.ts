@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { RestartPolicy } from '../../../src/vscode/backoff';
 import { CancelledError, WorkerClient, WorkerError, type Logger } from '../../../src/vscode/workerClient';
+import { ENGINE_NODE_FLAGS } from '../../../src/engine/heap';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const MODEL_DIR = process.env.TRELLIS_TEST_MODEL ?? path.join(ROOT, 'models', 'trellis-code-tiny');
@@ -58,6 +59,7 @@ describe('protocol: the inference worker process', function () {
     const s = await client.stats();
     assert.equal(s.activeGenerations, 0);
     assert.ok(s.completed >= 1);
+    for (const f of ENGINE_NODE_FLAGS) assert.ok(s.nodeFlags.includes(f), `the worker runs with ${f}: ${s.nodeFlags.join(' ')}`);
   });
 
   it('infill returns n candidates', async () => {
