@@ -20,9 +20,10 @@ export interface PyExt { i: number[]; d: number[]; f: number }
 /**
  * A run: `m` is the mode (B begin, L layout, C string content, E escaped brace, S string start).
  * Only B and L read the valid externals. No run carries the persistent state: B reads the
- * innermost delimiter's flags (the run key is the delimiter stack), L asks for the indent stack only where a line's
- * indentation decides (see resolveLayout), and verdicts are edits of the state the run began in. So a
- * statement, a comment or a string is one run whatever the nesting around it.
+ * innermost delimiter's flags (the run key is the delimiter stack), L asks for the indent stack
+ * only where a line's indentation decides (see resolveLayout), and verdicts are edits of the
+ * state the run began in. So a statement, a comment or a string is one run whatever the nesting
+ * around it.
  */
 interface PyRun {
   m: 'B' | 'L' | 'C' | 'E' | 'S';
@@ -60,7 +61,7 @@ function begin(ext: PyExt, isValid: (i: number) => boolean): PyRun {
   return dt ? { m: 'B', v, dt } : { m: 'B', v };
 }
 
-/** A layout decision at the end of a line's indentation, asked of the indent stack (see resolve). */
+/** A layout decision at the end of a line's indentation, asked of the indent stack (see resolveLayout). */
 interface LayoutAsk { v: number; ind: number; fci: number; c: number }
 
 /** Zero-width layout decision at the first significant character (`c`, or -1 at end of input). */
