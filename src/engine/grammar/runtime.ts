@@ -602,9 +602,16 @@ export class GrammarRuntime {
   private afterRereading(runRow: Row, bytes: ByteList, r: VerdictObj, ext: ExtObj | null, depth: number): State | null {
     const tr = this.track;
     let memo = this.rereadMemo.get(bytes);
+    // (an entry for the same inputs that another walk's tracker computed is replaced: every mask
+    // walks under a tracker of its own, and stale entries would else fill the list for good)
+    let slot = -1;
     if (memo) {
-      for (const m of memo) {
-        if (m.row === runRow && m.terminal === r.terminal && m.ext === ext && m.depth === depth && this.takeFed(m)) return m.S;
+      for (let i = 0; i < memo.length; i++) {
+        const m = memo[i];
+        if (m.row === runRow && m.terminal === r.terminal && m.ext === ext && m.depth === depth) {
+          if (this.takeFed(m)) return m.S;
+          slot = i;
+        }
       }
     } else this.rereadMemo.set(bytes, (memo = []));
     const f0 = tr ? tr.foreign : 0;
@@ -614,7 +621,9 @@ export class GrammarRuntime {
       if (tr) for (let p: ByteList | null = bytes; p; p = p.prev) if (tr.runBytes.has(p)) { tr.foreign++; break; }
       S = this.feedList(nb, bytes, depth);
     }
-    if (memo.length < 8) memo.push({ row: runRow, terminal: r.terminal, ext, depth, ...this.fed(S, f0) });
+    const entry: Reread = { row: runRow, terminal: r.terminal, ext, depth, ...this.fed(S, f0) };
+    if (slot >= 0) memo[slot] = entry;
+    else if (memo.length < 8) memo.push(entry);
     return S;
   }
 
