@@ -29,7 +29,7 @@ import {
   type WorkerStats,
 } from '../protocol/worker';
 import { RestartPolicy } from './backoff';
-import { ENGINE_NODE_FLAGS } from '../engine/heap';
+import { ENGINE_NODE_FLAGS, engineNodeFlagsFor } from '../engine/heap';
 
 export interface Logger {
   trace(message: string): void;
@@ -120,13 +120,16 @@ export class WorkerClient {
     return this.starting;
   }
 
-  private spawn(): Promise<MessageConnection> {
+  private async spawn(): Promise<MessageConnection> {
     const { logger } = this.opts;
     this.setState('starting');
     this.starts++;
+    const flags = await engineNodeFlagsFor(process.execPath);
+    if (this.disposed) throw new Error('worker client disposed');
+    if (flags.length === 0) logger.warn(`${process.execPath} refused ${ENGINE_NODE_FLAGS.join(' ')}: the worker runs with node's default heap`);
     // ELECTRON_RUN_AS_NODE makes VS Code's Electron binary behave as plain node for the child.
     const child = fork(this.opts.workerPath, [], {
-      execArgv: [...ENGINE_NODE_FLAGS, ...(this.opts.execArgv ?? [])],
+      execArgv: [...flags, ...(this.opts.execArgv ?? [])],
       env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', ...this.opts.env },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { RestartPolicy } from '../../../src/vscode/backoff';
 import { CancelledError, WorkerClient, WorkerError, type Logger } from '../../../src/vscode/workerClient';
-import { ENGINE_NODE_FLAGS } from '../../../src/engine/heap';
+import { ENGINE_NODE_FLAGS, engineNodeFlagsFor } from '../../../src/engine/heap';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const MODEL_DIR = process.env.TRELLIS_TEST_MODEL ?? path.join(ROOT, 'models', 'trellis-code-tiny');
@@ -60,6 +60,12 @@ describe('protocol: the inference worker process', function () {
     assert.equal(s.activeGenerations, 0);
     assert.ok(s.completed >= 1);
     for (const f of ENGINE_NODE_FLAGS) assert.ok(s.nodeFlags.includes(f), `the worker runs with ${f}: ${s.nodeFlags.join(' ')}`);
+  });
+
+  it('starts the worker with the engine\'s node flags only where the binary takes them', async () => {
+    assert.deepEqual(await engineNodeFlagsFor(process.execPath), ENGINE_NODE_FLAGS);
+    // (a binary that fails with them, as an Electron refusing a V8 flag would: no flags)
+    assert.deepEqual(await engineNodeFlagsFor('/bin/false'), []);
   });
 
   it('infill returns n candidates', async () => {
