@@ -9,9 +9,9 @@
 // as frequent: at 128k tokens the mask p99 drops by 15–30% (bench-mask, paired runs), for about
 // 20 MB more peak memory with the default model. (A one-shot CLI completion runs without them:
 // setting up the larger young generation costs it ~70 ms, more than it saves.)
-export const ENGINE_NODE_FLAGS: readonly string[] = ['--min-semi-space-size=64', '--max-semi-space-size=64'];
-
 import { execFile } from 'node:child_process';
+
+export const ENGINE_NODE_FLAGS: readonly string[] = ['--min-semi-space-size=64', '--max-semi-space-size=64'];
 
 const checked = new Map<string, Promise<readonly string[]>>();
 
