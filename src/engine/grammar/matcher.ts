@@ -16,6 +16,12 @@ const RUNS_VERDICT = -3;
 const BITS_MIN_TOKENS = 4096;
 /** Total cached token ids (all grammars' entries of one runtime) before the cache is dropped. */
 const MASK_CACHE_LIMIT = 16_000_000;
+/**
+ * Run and fallback bytes up to which a state has an exact key (see stateKey): a state inside a
+ * docstring or after a comment block carries hundreds, and such states never recur (2 exact
+ * hits in 3,442 masks over the Python bench files), while each key and stored mask copy costs.
+ */
+const EXACT_KEY_BYTES = 32;
 /** Scanner-run bytes up to which a core key holds them (see coreKey). */
 const RUN_KEY_BYTES = 64;
 /** Subtrees past a lexeme boundary with at least this many tokens have core memos of their own. */
@@ -92,7 +98,7 @@ export class GrammarMatcher implements Matcher {
     this.stats.masks++;
     const S = this.state;
     const key = this.stateKey(S);
-    const hit = this.rt.exactMemo.get(key);
+    const hit = key !== null ? this.rt.exactMemo.get(key) : undefined;
     if (hit) { this.stats.maskHits++; return hit.slice(); }
     const words = (this.trie.vocabSize + 31) >>> 5;
     const ck = this.coreKey(S);
@@ -115,7 +121,7 @@ export class GrammarMatcher implements Matcher {
       mask = new Uint32Array(words);
       this.walk(0, S, mask);
     }
-    this.rt.exactMemo.set(key, mask.slice(), words);
+    if (key !== null) this.rt.exactMemo.set(key, mask.slice(), words);
     return mask;
   }
 
@@ -175,18 +181,27 @@ export class GrammarMatcher implements Matcher {
   /**
    * Exact cache key of a parser state for this vocabulary. Rows are interned (hash-consed), so the row's id stands
    * for its whole parse history; scanner runs carry their bytes (zero-width tokens re-read them).
+   * Null past EXACT_KEY_BYTES of those (`budget`: what is left of them).
    */
-  private stateKey(S: State): string {
+  private stateKey(S: State, budget = { bytes: EXACT_KEY_BYTES }): string | null {
     let key = `${this.trie.id}|${S.row.id}|${S.lex}|${S.ext ? S.ext.id : -1}`;
     if (S.runs) {
       for (const r of S.runs) {
         key += `|${r.run.id}@${r.row.id}`;
-        for (let p = r.bytes; p; p = p.prev) key += `,${p.b}`;
+        for (let p = r.bytes; p; p = p.prev) {
+          if (--budget.bytes < 0) return null;
+          key += `,${p.b}`;
+        }
       }
     }
     if (S.fb) {
-      key += `|fb(${this.stateKey(S.fb.S)})`;
-      for (let p: ByteList | null = S.fb.bytes; p; p = p.prev) key += `,${p.b}`;
+      const inner = this.stateKey(S.fb.S, budget);
+      if (inner === null) return null;
+      key += `|fb(${inner})`;
+      for (let p: ByteList | null = S.fb.bytes; p; p = p.prev) {
+        if (--budget.bytes < 0) return null;
+        key += `,${p.b}`;
+      }
     }
     return key;
   }
