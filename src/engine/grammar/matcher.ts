@@ -209,18 +209,17 @@ export class GrammarMatcher implements Matcher {
   /**
    * Key of a state up to the history behind its row: the row's kernel items by dotted position,
    * with their origins as an equality pattern only (at depth 1, those outside the key as one
-   * class: see kernelKey); when a lexeme in progress may end here, the
-   * same of the row after it (a completion there reads the history once, and every boundary
-   * node would else be tainted by it: `text.translate` then ` `, `.`, `(`…), and likewise of
-   * the rows after the external tokens the runs may emit next (twice, where two runs are
-   * pending); plus the lexer state, scanner
-   * state and runs (their bytes only when short and about to be re-read). `rows`: the rows whose
-   * items the key holds; `ended`, `scans`: the lexeme's end and those tokens' scans (see
-   * ReadTracker.trusted); `runBytes`: the key holds the run bytes. A pending fallback (the
+   * class: see kernelKey); when a lexeme in progress may end here, the same of the row after it
+   * (a completion there reads the history once, and every boundary node would else be tainted by
+   * it: `text.translate` then ` `, `.`, `(`…), and likewise of the rows after the external
+   * tokens the runs may emit next (twice, where two runs are pending); plus the lexer state,
+   * scanner state and runs (their bytes only when short and about to be re-read). `rows`: the
+   * rows whose items the key holds; `ended`, `scans`: the lexeme's end and those tokens' scans
+   * (see ReadTracker.trusted); `runBytes`: the key holds the run bytes. A pending fallback (the
    * lexeme matched earlier, as `/` before `/*`) is in the key only as such (see
    * ReadTracker.fbStart). Null when that does not determine a walk (runs begun at older rows).
-   * `depth` > 1 adds the kernels
-   * of the rows up to depth - 1 origin links behind the row (see computeMask's deeper memos).
+   * `depth` > 1 adds the kernels of the rows up to depth - 1 origin links behind the row (see
+   * replayDeep).
    */
   private coreKey(S: State, depth = 1): { key: string; rows: Row[]; ended: Boundary | null; scans: Set<Scanned> | null; runBytes: boolean; extKeyed: boolean } | null {
     const R = S.row;
@@ -263,24 +262,19 @@ export class GrammarMatcher implements Matcher {
     const ckey = `core>${ended ? ended.row.id : ''}${vkey}#${depth}`;
     let cached = R.cache.get(ckey) as { id: number; older: Row[] } | undefined;
     if (cached === undefined) {
+      // The key's rows are classed first (each one's class says which keyed row it is, if it is
+      // one twice), so an item whose origin is one of them shows it. At depth 1 the origins
+      // outside the key are one class (see kernelKey).
       const cls = new Map<Row, number>([[R, 0]]);
-      let after: string;
-      if (depth === 1) {
-        // the origins outside the key are one class (see kernelKey): the key's rows are classed
-        // first (each one's class says which keyed row it is, if it is one twice)
-        let marks = '';
-        for (let i = 1; i < rows.length; i++) {
-          const c = cls.get(rows[i]);
-          marks += `>${c ?? '+'}`;
-          if (c === undefined) cls.set(rows[i], cls.size);
-        }
-        after = `${marks}|${kernelKey(R, cls, true)}`;
-        for (let i = 1; i < rows.length; i++) after += `>${kernelKey(rows[i], cls, true)}`;
-      } else {
-        after = kernelKey(R, cls);
-        // which keyed row each row after is, if any (an ancestor reached again reads as itself)
-        for (let i = 1; i < rows.length; i++) after += `>${cls.get(rows[i]) ?? '+'}:${kernelKey(rows[i], cls)}`;
+      const open = depth === 1;
+      let after = '';
+      for (let i = 1; i < rows.length; i++) {
+        const c = cls.get(rows[i]);
+        after += `>${c ?? '+'}`;
+        if (c === undefined) cls.set(rows[i], cls.size);
       }
+      after += `|${kernelKey(R, cls, open)}`;
+      for (let i = 1; i < rows.length; i++) after += `>${kernelKey(rows[i], cls, open)}`;
       let core = `${R.initial ? 'I' : ''}${after}${ended ? '' : '>'}${vkey}`;
       // depth d > 1: the kernels of the rows d - 1 origin links back from R too, each by its class
       const older: Row[] = [];
@@ -300,10 +294,10 @@ export class GrammarMatcher implements Matcher {
       R.cache.set(ckey, cached);
     }
     for (const o of cached.older) rows.push(o);
-    // (a pending fallback: the key says only that there is one; a walk that uses it is tainted)
     // The scanner state by its run key (a walk that reads the rest is tainted, see
     // ScannerHooks.resolve); whole where a run asks about it at the next byte (a line's
-    // indentation before Python's layout decision: nearly every token would be tainted).
+    // indentation before Python's layout decision: nearly every token would be tainted). A
+    // pending fallback: the key says only that there is one; a walk that uses it is tainted.
     const extKeyed = asks && S.ext !== null;
     let key = `${this.trie.id}|${S.lex}|${S.ext ? (extKeyed ? `x${S.ext.id}` : S.ext.rk) : -1}|${cached.id}${S.fb ? '|fb' : ''}`;
     // The bytes of a run about to re-read them (a line's indentation before Python's NEWLINE) are
@@ -894,9 +888,9 @@ function tokensOf(bits: Uint32Array): Int32Array {
  * `open`: the origins not in `cls` are one class `f`, and an item repeated with another such
  * origin is one item. `cls` holds the key's rows (GrammarMatcher.coreKey), so no such origin is
  * one of them or a row the walk makes: a walk that reads one is tainted, one that does not sees
- * only the positions of those items, whatever their origins and however many. (Ambiguous operator chains, `a && b &&
- * c`, keep an item per way to bracket them: the row after each operand is new, its positions are
- * not.)
+ * only the positions of those items, whatever their origins and however many. (Ambiguous
+ * operator chains, `a && b && c`, keep an item per way to bracket them: the row after each
+ * operand is new, its positions are not.)
  */
 function kernelKey(X: Row, cls: Map<Row, number>, open = false): string {
   const n = X.pos.length;
