@@ -49,7 +49,13 @@ const verdict = (token: number, ext: ScannerVerdict<PyExt>['ext'], refeed: numbe
 /** The edit of a string's end: its delimiter popped. */
 const popDelimiter = (e: PyExt): PyExt => ({ ...e, d: e.d.slice(0, -1), f: 0 });
 /** The edit of a string's start: delimiter `flags` pushed. */
-const pushDelimiter = (flags: number) => (e: PyExt): PyExt => ({ ...e, d: [...e.d, flags], f: flags & FORMAT ? 1 : 0 });
+/** The edit pushing a delimiter with `flags`, one function per flags (verdicts are interned by it). */
+const pushers = new Map<number, (e: PyExt) => PyExt>();
+const pushDelimiter = (flags: number): ((e: PyExt) => PyExt) => {
+  let f = pushers.get(flags);
+  if (!f) pushers.set(flags, (f = (e: PyExt): PyExt => ({ ...e, d: [...e.d, flags], f: flags & FORMAT ? 1 : 0 })));
+  return f;
+};
 
 /** The innermost delimiter's flags (0: none), all that `begin` reads of the state. */
 const innermost = (ext: PyExt): number => (ext.d.length ? ext.d[ext.d.length - 1] : 0);

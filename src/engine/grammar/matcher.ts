@@ -48,12 +48,16 @@ export interface CoreMask extends Replayable {
 }
 
 /**
- * What a replay walks again: the tainted nodes and the nodes on the way to them, as recorded;
- * `plan`: both, ascending (preorder), with `planTaint` flags — built at the first replay.
+ * What a replay walks again: `plan`, the tainted nodes and the nodes on the way to them in
+ * preorder, with `planTaint` flags; `taint`: the tainted ones alone, ascending. Typed arrays, not
+ * the walk's sets: memo records live long, and hash sets of small numbers were the largest share
+ * of what every scavenge copied.
  */
-interface Replayable { taint: Set<number>; via: Set<number>; plan?: Int32Array; planTaint?: Uint8Array }
+interface Replayable { taint: Int32Array; plan: Int32Array; planTaint: Uint8Array }
 
-const NO_NODES: number[] = [];
+/** A walk's record while it runs (see GrammarMatcher.recording): sets, compacted when it ends. */
+interface Recording { taint: Set<number>; via: Set<number> }
+
 
 /** A deeper core memo (see GrammarMatcher.replayDeep): tokens it adds to the shallower one's bits. */
 interface DeepMask extends Replayable { extra: Int32Array }
@@ -111,10 +115,9 @@ export class GrammarMatcher implements Matcher {
       this.replayDeep(S, mask, core);
     } else if (ck !== null) {
       mask = new Uint32Array(words);
-      const rec = this.recording(S, ck, mask, () => this.walk(0, S, mask));
-      rec.bits = mask.slice();
-      rec.dirty = true;
-      this.rt.coreMemo.set(ck.key, rec, words + 4 * (rec.taint.size + rec.via.size));
+      const rec = this.recording(S, ck, () => this.walk(0, S, mask));
+      const record: CoreMask = { bits: mask.slice(), dirty: true, taint: rec.taint, plan: rec.plan, planTaint: rec.planTaint };
+      this.rt.coreMemo.set(ck.key, record, words + rec.plan.length + (rec.plan.length >> 2));
     } else {
       // no core key (runs begun at older rows): an untracked walk, which still uses the subtree
       // cores below it
@@ -136,35 +139,35 @@ export class GrammarMatcher implements Matcher {
    */
   private replayDeep(S: State, mask: Uint32Array, core: Replayable): void {
     const rt = this.rt;
-    for (let depth = 2; depth <= MAX_KEY_DEPTH && core.taint.size >= DEEP_MIN_TAINT; depth++) {
+    for (let depth = 2; depth <= MAX_KEY_DEPTH && core.taint.length >= DEEP_MIN_TAINT; depth++) {
       const dk = this.coreKey(S, depth)!;
       const deep = rt.coreMemo.get(dk.key) as DeepMask | undefined;
       if (deep) { this.stats.deepHits++; addTokens(mask, null, deep.extra); core = deep; continue; }
       const before = mask.slice();
       const shallower = core;
-      const rec = this.recording(S, dk, mask, () => this.replay(0, S, mask, shallower));
+      const rec = this.recording(S, dk, () => this.replay(0, S, mask, shallower));
       // what the replay added, outside the nodes still tainted at this depth
       for (let i = 0; i < before.length; i++) before[i] = mask[i] & ~before[i];
       this.clearTainted(before, rec.taint);
       const extra = tokensOf(before);
-      rt.coreMemo.set(dk.key, { extra, taint: rec.taint, via: rec.via } satisfies DeepMask, extra.length + 4 * (rec.taint.size + rec.via.size) + (dk.key.length >> 1));
+      rt.coreMemo.set(dk.key, { extra, ...rec } satisfies DeepMask, extra.length + rec.plan.length + (rec.plan.length >> 2) + (dk.key.length >> 1));
       return;
     }
     this.replay(0, S, mask, core);
   }
 
   /**
-   * Runs `body` (a walk from S into `mask`) under the tracker of core key `ck`, recording its
-   * tainted nodes and the nodes on the way to them: the record of a core memo (its bits are
-   * `mask` until the caller sets them). An enclosing walk's tracker and record are restored after.
+   * Runs `body` (a walk from S) under the tracker of core key `ck`, recording its tainted nodes
+   * and the nodes on the way to them: what a core memo replays. An enclosing walk's tracker and
+   * record are restored after.
    */
-  private recording(S: State, ck: CoreKey, mask: Uint32Array, body: () => void): CoreMask {
-    const rec: CoreMask = { bits: mask, taint: new Set(), via: new Set() };
+  private recording(S: State, ck: CoreKey, body: () => void): Replayable {
+    const rec: Recording = { taint: new Set(), via: new Set() };
     const tr = this.rt.track, savedRec = this.rec, savedDepth = this.taintDepth;
     this.rt.track = trackerFor(S, ck);
     this.rec = rec; this.taintDepth = 0;
     try { body(); } finally { this.rt.track = tr; this.rec = savedRec; this.taintDepth = savedDepth; }
-    return rec;
+    return replayableOf(rec);
   }
 
   /** The full mask by a walk that neither reads nor fills the mask memos (tests, benchmarks). */
@@ -314,9 +317,10 @@ export class GrammarMatcher implements Matcher {
   }
 
   /** Clears from `bits` every token at or below the (topmost, so disjoint) tainted nodes. */
-  private clearTainted(bits: Uint32Array, taint: Set<number>): void {
+  private clearTainted(bits: Uint32Array, taint: Int32Array): void {
     const { next, tokStart, tokens } = this.trie;
-    for (const j of taint) {
+    for (let i = 0; i < taint.length; i++) {
+      const j = taint[i];
       for (let q = tokStart[j]; q < tokStart[next[j]]; q++) { const t = tokens[q]; bits[t >>> 5] &= ~(1 << (t & 31)); }
     }
   }
@@ -327,7 +331,7 @@ export class GrammarMatcher implements Matcher {
   }
 
   /** The core-memo record being built by a tracking walk (see computeMask), else null. */
-  private rec: CoreMask | null = null;
+  private rec: Recording | null = null;
   /** > 0 inside a tainted subtree (nodes there are not recorded: the whole subtree is walked again). */
   private taintDepth = 0;
 
@@ -477,9 +481,9 @@ export class GrammarMatcher implements Matcher {
       const { next, tokStart } = this.trie;
       const before = tokStart[next[j]] - tokStart[j + 1] > 4 * mask.length ? mask.slice() : null;
       // a walk of the subtree against S2 alone fills the memo
-      const rec = this.recording(S2, ck, mask, () => this.walk(j, S2, mask));
+      const rec = this.recording(S2, ck, () => this.walk(j, S2, mask));
       core = this.subCoreOf(j, mask, rec, before);
-      rt.subCoreMemo.set(key, core, (core.bits ? core.bits.length : core.tokens!.length) + 4 * (rec.taint.size + rec.via.size) + (key.length >> 1));
+      rt.subCoreMemo.set(key, core, (core.bits ? core.bits.length : core.tokens!.length) + rec.plan.length + (rec.plan.length >> 2) + (key.length >> 1));
       // every token is in the mask now; an enclosing walk still needs its record below j
       if (!tr || !this.rec || this.taintDepth > 0) return true;
     } else {
@@ -495,16 +499,16 @@ export class GrammarMatcher implements Matcher {
    * A subtree core from the walk that filled `mask` below j: its tokens outside tainted subtrees.
    * `before`: the mask before that walk, if kept (the subtree's tokens were all clear in it).
    */
-  private subCoreOf(j: number, mask: Uint32Array, rec: CoreMask, before: Uint32Array | null): SubCoreMask {
+  private subCoreOf(j: number, mask: Uint32Array, rec: Replayable, before: Uint32Array | null): SubCoreMask {
     const { next, tokStart, tokens } = this.trie;
     if (before) {
       const bits = new Uint32Array(mask.length);
       for (let i = 0; i < bits.length; i++) bits[i] = mask[i] & ~before[i];
-      return { tokens: null, bits, taint: rec.taint, via: rec.via, dirty: true };
+      return { tokens: null, bits, ...rec, dirty: true };
     }
     // the subtree's tokens are one range of the preorder token list, clear in `mask` before the
     // walk; the tainted subtrees (topmost, so disjoint) are ranges inside it
-    const cut = rec.taint.size ? [...rec.taint].sort((a, b) => a - b) : NO_NODES;
+    const cut = rec.taint;
     const lo = tokStart[j + 1], hi = tokStart[next[j]];
     if (this.outScratch.length < hi - lo) this.outScratch = new Int32Array(this.trie.vocabSize);
     const out = this.outScratch;
@@ -514,10 +518,10 @@ export class GrammarMatcher implements Matcher {
       const t = tokens[q++];
       if (mask[t >>> 5] & (1 << (t & 31))) out[n++] = t;
     }
-    if (n <= mask.length) return { tokens: out.slice(0, n), bits: null, taint: rec.taint, via: rec.via };
+    if (n <= mask.length) return { tokens: out.slice(0, n), bits: null, ...rec };
     const bits = new Uint32Array(mask.length);
     for (let q = 0; q < n; q++) { const t = out[q]; bits[t >>> 5] |= 1 << (t & 31); }
-    return { tokens: null, bits, taint: rec.taint, via: rec.via };
+    return { tokens: null, bits, ...rec };
   }
 
   /**
@@ -526,8 +530,8 @@ export class GrammarMatcher implements Matcher {
    */
   private replay(k: number, S: State, mask: Uint32Array, core: Replayable): void {
     const { byte, next, tokStart, parent } = this.trie;
-    const plan = core.plan ?? planOf(core);
-    const flags = core.planTaint!;
+    const plan = core.plan;
+    const flags = core.planTaint;
     // the recorded nodes below k: a range of the plan (preorder)
     let q = lowerBound(plan, k + 1);
     const end = next[k];
@@ -840,21 +844,28 @@ function addTokens(mask: Uint32Array, bits: Uint32Array | null | undefined, toke
   for (let i = 0; i < toks.length; i++) { const t = toks[i]; mask[t >>> 5] |= 1 << (t & 31); }
 }
 
-/** Builds a record's replay plan (see Replayable) from its sets. */
-function planOf(core: Replayable): Int32Array {
-  const plan = new Int32Array(core.taint.size + core.via.size);
-  let n = 0;
-  for (const j of core.taint) plan[n++] = j;
-  for (const j of core.via) plan[n++] = j;
+const NO_INTS = new Int32Array(0);
+const NO_FLAGS = new Uint8Array(0);
+
+/** A finished walk's record compacted: its replay plan and sorted tainted nodes (see Replayable). */
+function replayableOf(rec: Recording): Replayable {
+  const nt = rec.taint.size, n = nt + rec.via.size;
+  if (n === 0) return { taint: NO_INTS, plan: NO_INTS, planTaint: NO_FLAGS };
+  const plan = new Int32Array(n);
+  let i = 0;
+  for (const j of rec.taint) plan[i++] = j;
+  const taint = plan.slice(0, nt).sort();
+  for (const j of rec.via) plan[i++] = j;
   plan.sort();
   // (a node is in one set only; dropped if twice all the same)
   let m = 0;
-  for (let i = 0; i < n; i++) if (m === 0 || plan[i] !== plan[m - 1]) plan[m++] = plan[i];
+  for (let q = 0; q < n; q++) if (m === 0 || plan[q] !== plan[m - 1]) plan[m++] = plan[q];
   const flags = new Uint8Array(m);
-  for (let i = 0; i < m; i++) if (core.taint.has(plan[i])) flags[i] = 1;
-  core.planTaint = flags;
-  core.plan = m === n ? plan : plan.slice(0, m);
-  return core.plan;
+  for (let q = 0, t = 0; q < m; q++) {
+    while (t < nt && taint[t] < plan[q]) t++;
+    if (t < nt && taint[t] === plan[q]) flags[q] = 1;
+  }
+  return { taint, plan: m === n ? plan : plan.slice(0, m), planTaint: flags };
 }
 
 /** The first index of ascending `a` whose value is at least x. */

@@ -507,15 +507,39 @@ export class GrammarRuntime {
     return out;
   }
 
+  /**
+   * The interned verdict `v`. A run's table holds a verdict per byte (the byte is re-read:
+   * `refeed`), and the runs begun at every boundary decide alike: interned, they are a few hundred
+   * objects, not one per run and byte (the largest share of the walk caches' heap, with Python).
+   */
   private verdictObj(v: ScannerVerdict<unknown>): VerdictObj | null {
     const terminal = this.grammar.externals[v.token];
     if (terminal === undefined || terminal < 0) return null;
     const edit = typeof v.ext === 'function' ? v.ext as (ext: never) => unknown : null;
-    return {
-      verdict: true, terminal, ext: edit ? null : this.internExt(v.ext), edit, edited: edit && edit !== keepExt ? new Map() : null,
-      refeed: Uint8Array.from(v.refeed), refeedRun: v.refeedRun === true,
-    };
+    const ext = edit ? null : this.internExt(v.ext);
+    let how: string;
+    if (edit) {
+      let id = this.editIds.get(edit);
+      if (id === undefined) { id = this.editIdNext++; this.editIds.set(edit, id); }
+      how = `e${id}`;
+    } else how = `x${ext!.id}`;
+    const key = `${terminal}|${how}|${v.refeedRun === true ? 1 : 0}|${v.refeed.join(',')}`;
+    let out = this.verdicts.get(key);
+    if (!out) {
+      if (this.verdicts.size >= RUN_INTERN_LIMIT) this.verdicts.clear(); // (old verdicts stay valid, just unshared)
+      out = {
+        verdict: true, terminal, ext, edit, edited: edit && edit !== keepExt ? new Map() : null,
+        refeed: Uint8Array.from(v.refeed), refeedRun: v.refeedRun === true,
+      };
+      this.verdicts.set(key, out);
+    }
+    return out;
   }
+
+  /** Interned verdicts (see verdictObj); scanner edit functions by number (never reused). */
+  private verdicts = new Map<string, VerdictObj>();
+  private readonly editIds = new WeakMap<(ext: never) => unknown, number>();
+  private editIdNext = 0;
 
   /** The scanner state after verdict `v` of a run begun in scanner state `base`. */
   private verdictExt(v: VerdictObj, base: ExtObj | null): ExtObj | null {
