@@ -105,6 +105,8 @@ export class Ctx implements vscode.Disposable {
     const client = new WorkerClient({
       workerPath: path.join(this.extension.extensionPath, 'dist', 'worker.js'),
       logger: this.log,
+      // compiled grammars go to the extension's own storage (removed with the extension)
+      env: { TRELLIS_CACHE_DIR: path.join(this.extension.globalStorageUri.fsPath, 'cache') },
     });
     this.clientValue = client;
     this.engineScope.push(

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { type Command, UsageError } from '../command';
 import { TrellisError } from '../../engine/api';
 import { Tokenizer } from '../../engine/tokenizer';
-import { findPackageFile } from '../../engine/grammar/load';
+import { defaultCacheDir, findPackageFile } from '../../engine/grammar/load';
 import { runMaskBench, type MaskBenchRow, type Percentiles } from './bench-mask';
 
 /** The subset of @mlc-ai/web-xgrammar used here (checked against its lib/xgrammar.d.ts). */
@@ -30,13 +30,14 @@ let xgrammarModule: XGrammarModule | undefined;
 /**
  * Loads XGrammar's UMD bundle. The package's `main` is an ES module build that Node cannot load
  * as CommonJS from a `.js` file in a `"type": "module"`-less context, so the bundle is copied to
- * a `.cjs` file in the OS temp folder and required from there.
+ * a `.cjs` file in the user's cache folder and required from there (not a shared temporary
+ * folder: another user could put code there first).
  */
 export function loadXGrammar(): XGrammarModule {
   if (xgrammarModule) return xgrammarModule;
   const src = findPackageFile('@mlc-ai/web-xgrammar', 'lib/index.js');
   if (!src) throw new TrellisError('bench-xgrammar needs node_modules/@mlc-ai/web-xgrammar/lib/index.js (run npm ci)', 'model_missing_file');
-  const dir = path.join(os.tmpdir(), 'trellis-xgrammar');
+  const dir = path.join(defaultCacheDir(), 'xgrammar');
   fs.mkdirSync(dir, { recursive: true });
   const stat = fs.statSync(src);
   const dst = path.join(dir, `xgrammar-${stat.size}-${Math.round(stat.mtimeMs)}.cjs`);

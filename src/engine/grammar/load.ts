@@ -12,7 +12,7 @@ import { compileGrammar, COMPILER_VERSION } from './compile';
 import { LANGUAGES } from '../../../grammars';
 
 export interface LoadGrammarOptions {
-  /** Folder for compiled grammars (default: $TRELLIS_CACHE_DIR or <tmp>/trellis-cache). */
+  /** Folder for compiled grammars (default: see defaultCacheDir). */
   cacheDir?: string;
   /** Use this grammar.json instead of the package's (tests, custom grammars). */
   grammarFile?: string;
@@ -64,7 +64,7 @@ export function loadGrammar(languageId: string, opts: LoadGrammarOptions = {}): 
   const hash = createHash('sha256').update(COMPILER_VERSION).update('\0').update(scanner ? `${scanner.language}@${scanner.version}` : '').update('\0').update(text).digest('hex');
   const memo = memory.get(hash);
   if (memo) return memo;
-  const cacheDir = opts.cacheDir ?? process.env.TRELLIS_CACHE_DIR ?? path.join(os.tmpdir(), 'trellis-cache');
+  const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const cacheFile = path.join(cacheDir, `grammar-${languageId}-${hash.slice(0, 16)}.json`);
   if (!opts.noCache) {
     try {
@@ -87,6 +87,23 @@ export function loadGrammar(languageId: string, opts: LoadGrammarOptions = {}): 
   }
   memory.set(hash, compiled);
   return compiled;
+}
+
+/**
+ * Where compiled grammars are cached: $TRELLIS_CACHE_DIR (the extension sets its global storage
+ * folder), else the user's own cache folder — `$XDG_CACHE_HOME/trellis` or `~/.cache/trellis`,
+ * `~/Library/Caches/trellis` on macOS, `%LOCALAPPDATA%\trellis\Cache` on Windows. Not a shared
+ * temporary folder: another user could write the files this process then trusts.
+ */
+export function defaultCacheDir(): string {
+  const env = process.env.TRELLIS_CACHE_DIR;
+  if (env) return env;
+  let home = '';
+  try { home = os.homedir(); } catch { /* no home folder (a service account): below */ }
+  if (!home) return path.join(os.tmpdir(), `trellis-cache-${typeof process.getuid === 'function' ? process.getuid() : 'user'}`);
+  if (process.platform === 'win32') return path.join(process.env.LOCALAPPDATA || path.join(home, 'AppData', 'Local'), 'trellis', 'Cache');
+  if (process.platform === 'darwin') return path.join(home, 'Library', 'Caches', 'trellis');
+  return path.join(process.env.XDG_CACHE_HOME || path.join(home, '.cache'), 'trellis');
 }
 
 /** Forgets grammars held in memory (benchmarks measuring cached loads). */

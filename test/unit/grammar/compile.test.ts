@@ -3,16 +3,22 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadGrammar, clearGrammarMemory } from '../../../src/engine/grammar';
+import { defaultCacheDir } from '../../../src/engine/grammar/load';
 import { TrellisError } from '../../../src/engine/api';
 import { utf8Sequences, regexToByteDfa, denseTable, dfaMatches } from '../../../src/engine/grammar/passes/lexemes';
 
 describe('grammar compiler', () => {
+  // scratch folders of these tests, removed after them
+  const scratch: string[] = [];
+  const tmp = (prefix: string) => { const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix)); scratch.push(d); return d; };
+  after(() => { for (const d of scratch) fs.rmSync(d, { recursive: true, force: true }); });
+
   it('rejects an unknown language with grammar_unknown_language', () => {
     assert.throws(() => loadGrammar('cobol'), (e: unknown) => e instanceof TrellisError && e.code === 'grammar_unknown_language' && /cobol/.test(e.message) && /python/.test(e.message));
   });
 
   it('names the rule and the file when a regex cannot be compiled', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-g-'));
+    const dir = tmp('trellis-g-');
     const file = path.join(dir, 'grammar.json');
     fs.writeFileSync(file, JSON.stringify({ name: 'bad', rules: { doc: { type: 'SYMBOL', name: 'word' }, word: { type: 'PATTERN', value: '(?<=a)b' } } }));
     assert.throws(() => loadGrammar('bad', { grammarFile: file, noCache: true }),
@@ -20,7 +26,7 @@ describe('grammar compiler', () => {
   });
 
   it('rejects a grammar.json that is not a grammar, naming the file', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-g-'));
+    const dir = tmp('trellis-g-');
     const file = path.join(dir, 'grammar.json');
     fs.writeFileSync(file, '{"rules": 3}');
     assert.throws(() => loadGrammar('bad2', { grammarFile: file, noCache: true }),
@@ -28,7 +34,7 @@ describe('grammar compiler', () => {
   });
 
   it('caches compiled grammars on disk and loads them back identically', () => {
-    const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-cache-'));
+    const cacheDir = tmp('trellis-cache-');
     clearGrammarMemory();
     const a = loadGrammar('json', { cacheDir });
     assert.equal(fs.readdirSync(cacheDir).filter((f) => f.endsWith('.json')).length, 1);
@@ -38,6 +44,25 @@ describe('grammar compiler', () => {
     const ms = performance.now() - t0;
     assert.deepEqual(b, a);
     assert.ok(ms < 1000, `cached load took ${ms} ms`);
+  });
+
+  it('caches in the user\'s own cache folder, or where TRELLIS_CACHE_DIR says, never a shared temporary folder', () => {
+    const saved = { TRELLIS_CACHE_DIR: process.env.TRELLIS_CACHE_DIR, XDG_CACHE_HOME: process.env.XDG_CACHE_HOME };
+    try {
+      delete process.env.TRELLIS_CACHE_DIR;
+      delete process.env.XDG_CACHE_HOME;
+      const dir = defaultCacheDir();
+      assert.ok(dir.startsWith(os.homedir()) && dir.includes('trellis'), dir);
+      assert.ok(!dir.startsWith(os.tmpdir()), dir);
+      if (process.platform === 'linux') {
+        process.env.XDG_CACHE_HOME = '/x/cache';
+        assert.equal(defaultCacheDir(), path.join('/x/cache', 'trellis'));
+      }
+      process.env.TRELLIS_CACHE_DIR = '/y/grammars';
+      assert.equal(defaultCacheDir(), '/y/grammars');
+    } finally {
+      for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+    }
   });
 
   it('encodes code point ranges as UTF-8 byte sequences exactly', () => {

@@ -3,7 +3,7 @@
 // the grammar rely on: token bytes spell the input, chunk boundaries are never crossed, and
 // arbitrary byte cuts (mid-character included) encode losslessly.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tokenizer as ReferenceTokenizer } from '@huggingface/tokenizers';
@@ -240,6 +240,7 @@ describe('Tokenizer (byte-level BPE from tokenizer.json)', function () {
 
   describe('errors name the file and the problem', function () {
     const dir = mkdtempSync(join(tmpdir(), 'trellis-tok-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
     const minimal = () => ({
       model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2 }, merges: ['a b'] },
       pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, use_regex: true },
