@@ -25,7 +25,7 @@ const EXACT_KEY_BYTES = 32;
 /** Scanner-run bytes up to which a core key holds them (see coreKey). */
 const RUN_KEY_BYTES = 64;
 /** Subtrees past a lexeme boundary with at least this many tokens have core memos of their own. */
-const SUB_CORE_TOKENS = 256;
+const SUB_CORE_TOKENS = 16;
 /** Deepest core key (see replayDeep): origin links behind the row whose kernels it holds, plus one. */
 const MAX_KEY_DEPTH = 3;
 /** Tainted nodes of a core memo from which a deeper one is looked for. */
