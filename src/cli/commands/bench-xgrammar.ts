@@ -14,7 +14,7 @@ import { type Command, UsageError } from '../command';
 import { TrellisError } from '../../engine/api';
 import { Tokenizer } from '../../engine/tokenizer';
 import { defaultCacheDir, findPackageFile } from '../../engine/grammar/load';
-import { runMaskBench, type MaskBenchRow, type Percentiles } from './bench-mask';
+import { runMaskBench, settleHeap, type MaskBenchRow, type Percentiles } from './bench-mask';
 
 /** The subset of @mlc-ai/web-xgrammar used here (checked against its lib/xgrammar.d.ts). */
 interface XGrammarModule {
@@ -176,6 +176,7 @@ async function compareOn(files: string[], originals: string[], opts: XGrammarBen
         for (const id of ids) { await m.getNextTokenBitmask(); if (!m.acceptToken(id)) break; }
         m.dispose();
       }
+      settleHeap();
       for (const f of files) {
         if (opts.signal?.aborted) break;
         const ids = tokenizer.encodeBytes(new Uint8Array(fs.readFileSync(f)));
