@@ -34,8 +34,12 @@ const DEEP_MIN_TAINT = 32;
 /** Counters for benchmarks. */
 export interface MatcherStats { masks: number; maskHits: number; coreHits: number; deepHits: number; subCoreHits: number; nodesVisited: number }
 
-/** Parser states after plain boundary nodes of one hub walk, by (lexer state, byte). */
-interface PlainSteps { map: Map<number, State | null> | null; foreign: Set<number> | null }
+/**
+ * Parser states after plain boundary nodes of one hub walk, by (lexer state, byte); `leaves`:
+ * after leaf boundary nodes with scanner runs where no run decides (see stepBoundary), by
+ * (lexer state, runs, byte). With whether computing them read foreign rows.
+ */
+interface PlainSteps { map: Map<number, State | null> | null; foreign: Set<number> | null; leaves?: Map<string, State | null>; leafForeign?: Set<string> }
 
 /**
  * A mask by core (see GrammarMatcher.computeMask): the tokens outside tainted subtrees, the
@@ -600,8 +604,35 @@ export class GrammarMatcher implements Matcher {
     }
     // right below k the state is S itself (its lexer state, runs and fallback, nothing read since)
     const p = this.trie.parent[j];
-    const prev = p === k ? S : this.restoreAt(S, k, p, e.lexes[i], e.runs[i], e.fbNodes[i], e.fbLexes[i], e.fbRuns[i]);
-    return this.rt.step(prev, byte[j]);
+    const runs = e.runs[i];
+    let leafKey: string | null = null;
+    if (runs !== null && this.trie.next[j] === j + 1 && (e.fbNodes[i] === -1 || (e.fbNodes[i] === -2 && !S.fb))) {
+      // A leaf (in Python, a token that ends a comment line: 1,600 of them after `#`) where no
+      // run decides: only a verdict re-reads the runs' bytes, so the step depends on (lexer
+      // state, runs, byte) alone, and a leaf needs no more of the state after it than that.
+      leafKey = `${e.lexes[i]}:${byte[j]}`;
+      for (let q = 0; q < runs.length && leafKey !== null; q += 2) {
+        const run = runs[q + 1] as RunObj;
+        if (this.rt.decidesAt(run, byte[j], S.ext)) leafKey = null;
+        else leafKey += `:${runs[q] as number}.${run.id}`;
+      }
+      if (leafKey !== null) {
+        const known = plain.leaves?.get(leafKey);
+        if (known !== undefined) {
+          if (plain.leafForeign?.has(leafKey)) this.rt.track!.foreign++;
+          return known;
+        }
+      }
+    }
+    const tr = this.rt.track;
+    const f0 = tr ? tr.foreign : 0;
+    const prev = p === k ? S : this.restoreAt(S, k, p, e.lexes[i], runs, e.fbNodes[i], e.fbLexes[i], e.fbRuns[i]);
+    const S2 = this.rt.step(prev, byte[j]);
+    if (leafKey !== null) {
+      (plain.leaves ??= new Map()).set(leafKey, S2);
+      if (tr && tr.foreign !== f0) (plain.leafForeign ??= new Set()).add(leafKey);
+    }
+    return S2;
   }
 
   /** The full state at node `p` (below k) from a cached row-independent state. */

@@ -493,6 +493,20 @@ export class GrammarRuntime {
     return this.answer(r as AskObj, ext);
   }
 
+  /**
+   * Whether `run`, begun in scanner state `ext`, gives a verdict on byte b (or asks, when the
+   * answer is not known yet). No side effects on a walk's tracker.
+   */
+  decidesAt(run: RunObj, b: number, ext: ExtObj | null): boolean {
+    let r = this.runStep(run, b);
+    if (r !== null && (r as AskObj).ask) {
+      const known = (r as AskObj).answers.get(ext ? ext.id : -1);
+      if (known === undefined) return true;
+      r = known;
+    }
+    return r !== null && (r as VerdictObj).verdict === true;
+  }
+
   /** The answer to an ask for a run begun in scanner state `ext` (memoized per state). */
   private answer(a: AskObj, ext: ExtObj | null): RunObj | VerdictObj | null {
     const id = ext ? ext.id : -1;
