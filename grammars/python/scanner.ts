@@ -48,8 +48,10 @@ const valid = (r: { v?: number }, i: number) => ((r.v! >> i) & 1) === 1;
 const verdict = (token: number, ext: ScannerVerdict<PyExt>['ext'], refeed: number[], refeedRun = false): { verdict: ScannerVerdict<PyExt> } => ({ verdict: { token, ext, refeed, refeedRun } });
 /** The edit of a string's end: its delimiter popped. */
 const popDelimiter = (e: PyExt): PyExt => ({ ...e, d: e.d.slice(0, -1), f: 0 });
-/** The edit of a string's start: delimiter `flags` pushed. */
-/** The edit pushing a delimiter with `flags`, one function per flags (verdicts are interned by it). */
+/**
+ * The edit of a string's start: delimiter `flags` pushed. One function per flags: the engine
+ * interns verdicts by their edit, so a fresh closure per step would defeat it.
+ */
 const pushers = new Map<number, (e: PyExt) => PyExt>();
 const pushDelimiter = (flags: number): ((e: PyExt) => PyExt) => {
   let f = pushers.get(flags);

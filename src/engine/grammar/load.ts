@@ -89,6 +89,8 @@ export function loadGrammar(languageId: string, opts: LoadGrammarOptions = {}): 
   return compiled;
 }
 
+let privateCacheDir: string | undefined;
+
 /**
  * Where compiled grammars are cached: $TRELLIS_CACHE_DIR (the extension sets its global storage
  * folder), else the user's own cache folder — `$XDG_CACHE_HOME/trellis` or `~/.cache/trellis`,
@@ -100,7 +102,8 @@ export function defaultCacheDir(): string {
   if (env) return env;
   let home = '';
   try { home = os.homedir(); } catch { /* no home folder (a service account): below */ }
-  if (!home) return path.join(os.tmpdir(), `trellis-cache-${typeof process.getuid === 'function' ? process.getuid() : 'user'}`);
+  // (without one, a folder of this process's own: no cache across runs, but none anyone else wrote)
+  if (!home) return (privateCacheDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-cache-')));
   if (process.platform === 'win32') return path.join(process.env.LOCALAPPDATA || path.join(home, 'AppData', 'Local'), 'trellis', 'Cache');
   if (process.platform === 'darwin') return path.join(home, 'Library', 'Caches', 'trellis');
   return path.join(process.env.XDG_CACHE_HOME || path.join(home, '.cache'), 'trellis');

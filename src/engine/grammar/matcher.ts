@@ -62,7 +62,6 @@ interface Replayable { taint: Int32Array; plan: Int32Array; planTaint: Uint8Arra
 /** A walk's record while it runs (see GrammarMatcher.recording): sets, compacted when it ends. */
 interface Recording { taint: Set<number>; via: Set<number> }
 
-
 /** A deeper core memo (see GrammarMatcher.replayDeep): tokens it adds to the shallower one's bits. */
 interface DeepMask extends Replayable { extra: Int32Array }
 
@@ -121,7 +120,7 @@ export class GrammarMatcher implements Matcher {
       mask = new Uint32Array(words);
       const rec = this.recording(S, ck, () => this.walk(0, S, mask));
       const record: CoreMask = { bits: mask.slice(), dirty: true, taint: rec.taint, plan: rec.plan, planTaint: rec.planTaint };
-      this.rt.coreMemo.set(ck.key, record, words + rec.plan.length + (rec.plan.length >> 2));
+      this.rt.coreMemo.set(ck.key, record, words + recordWords(rec));
     } else {
       // no core key (runs begun at older rows): an untracked walk, which still uses the subtree
       // cores below it
@@ -154,7 +153,7 @@ export class GrammarMatcher implements Matcher {
       for (let i = 0; i < before.length; i++) before[i] = mask[i] & ~before[i];
       this.clearTainted(before, rec.taint);
       const extra = tokensOf(before);
-      rt.coreMemo.set(dk.key, { extra, ...rec } satisfies DeepMask, extra.length + rec.plan.length + (rec.plan.length >> 2) + (dk.key.length >> 1));
+      rt.coreMemo.set(dk.key, { extra, ...rec } satisfies DeepMask, extra.length + recordWords(rec) + (dk.key.length >> 1));
       return;
     }
     this.replay(0, S, mask, core);
@@ -487,7 +486,7 @@ export class GrammarMatcher implements Matcher {
       // a walk of the subtree against S2 alone fills the memo
       const rec = this.recording(S2, ck, () => this.walk(j, S2, mask));
       core = this.subCoreOf(j, mask, rec, before);
-      rt.subCoreMemo.set(key, core, (core.bits ? core.bits.length : core.tokens!.length) + rec.plan.length + (rec.plan.length >> 2) + (key.length >> 1));
+      rt.subCoreMemo.set(key, core, (core.bits ? core.bits.length : core.tokens!.length) + recordWords(rec) + (key.length >> 1));
       // every token is in the mask now; an enclosing walk still needs its record below j
       if (!tr || !this.rec || this.taintDepth > 0) return true;
     } else {
@@ -873,6 +872,11 @@ function addTokens(mask: Uint32Array, bits: Uint32Array | null | undefined, toke
   if (bits) { for (let i = 0; i < bits.length; i++) mask[i] |= bits[i]; return; }
   const toks = tokens!;
   for (let i = 0; i < toks.length; i++) { const t = toks[i]; mask[t >>> 5] |= 1 << (t & 31); }
+}
+
+/** A memo record's size in 32-bit words (plan, tainted nodes, flags), for the memo bounds. */
+function recordWords(rec: Replayable): number {
+  return rec.plan.length + rec.taint.length + (rec.planTaint.length >> 2);
 }
 
 const NO_INTS = new Int32Array(0);
