@@ -122,25 +122,33 @@ const SUB_CORE_MEMO_LIMIT = 8_000_000;
 /**
  * Values by key with their sizes in 32-bit words, least recently used first, bounded by `limit`
  * words: evicting the oldest, not clearing all, as half the cold walks in minified code were of
- * cores seen before and dropped by a clear.
+ * cores seen before and dropped by a clear. (Nearly LRU: an entry used while in the younger half
+ * stays where it is.)
  */
 export class LruMemo<V> {
-  private readonly map = new Map<string, { value: V; words: number }>();
+  private readonly map = new Map<string, { value: V; words: number; at: number }>();
   private words = 0;
+  /** Entries stored so far: an entry's `at` says how many came after it. */
+  private clock = 0;
   constructor(private readonly limit: number) {}
 
   get(key: string): V | undefined {
     const e = this.map.get(key);
     if (!e) return undefined;
-    this.map.delete(key);
-    this.map.set(key, e);
+    // moved to the young end only once it is in the older half: a hit costs one lookup, not
+    // three (subtree memos are looked up by the hundred per mask), and what is used stays
+    if (this.clock - e.at > this.map.size >> 1) {
+      this.map.delete(key);
+      this.map.set(key, e);
+      e.at = this.clock;
+    }
     return e.value;
   }
 
   set(key: string, value: V, words: number): void {
     const old = this.map.get(key);
     if (old) { this.map.delete(key); this.words -= old.words; }
-    this.map.set(key, { value, words: words + 16 });
+    this.map.set(key, { value, words: words + 16, at: ++this.clock });
     this.words += words + 16;
     // (an iterator skips the holes deleted entries leave at the front: start one only to evict)
     if (this.words > this.limit) for (const [k, e] of this.map) {
