@@ -29,7 +29,11 @@ export interface RunVerdicts { readonly terms: number[]; readonly rereads: boole
  * A step's question about the scanner state the run began in (see ScannerHooks.resolve), with
  * its answers by that state's id.
  */
-export interface AskObj { readonly ask: true; readonly data: unknown; readonly answers: Map<number, RunObj | VerdictObj | null> }
+export interface AskObj {
+  readonly ask: true; readonly data: unknown; readonly answers: Map<number, RunObj | VerdictObj | null>;
+  /** The last answer looked up, by its state's id (-2: none): most asks are answered for one state. */
+  lastId: number; lastOut: RunObj | VerdictObj | null;
+}
 type RunStepped = RunObj | VerdictObj | AskObj | null;
 /** Memoized bytes of a run from which on they go in a table. */
 const RUN_TABLE_AT = 8;
@@ -478,7 +482,7 @@ export class GrammarRuntime {
     let out: RunStepped = null;
     if (r && 'run' in r) out = this.internRun(r.run);
     else if (r && 'verdict' in r) out = this.verdictObj(r.verdict);
-    else if (r && 'ask' in r) out = { ask: true, data: r.ask, answers: new Map() };
+    else if (r && 'ask' in r) out = { ask: true, data: r.ask, answers: new Map(), lastId: -2, lastOut: null };
     if (table !== null) table[b] = out;
     else if (run.memo.size < RUN_TABLE_AT) run.memo.set(b, out);
     else {
@@ -518,6 +522,7 @@ export class GrammarRuntime {
   /** The answer to an ask for a run begun in scanner state `ext` (memoized per state). */
   private answer(a: AskObj, ext: ExtObj | null): RunObj | VerdictObj | null {
     const id = ext ? ext.id : -1;
+    if (a.lastId === id) return a.lastOut;
     let out = a.answers.get(id);
     if (out === undefined) {
       const resolve = this.hooks!.resolve;
@@ -526,6 +531,7 @@ export class GrammarRuntime {
       out = r && 'run' in r ? this.internRun(r.run) : r && 'verdict' in r ? this.verdictObj(r.verdict) : null;
       a.answers.set(id, out);
     }
+    a.lastId = id; a.lastOut = out;
     return out;
   }
 
