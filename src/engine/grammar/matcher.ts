@@ -35,11 +35,11 @@ const DEEP_MIN_TAINT = 32;
 export interface MatcherStats { masks: number; maskHits: number; coreHits: number; deepHits: number; subCoreHits: number; nodesVisited: number }
 
 /**
- * Parser states after plain boundary nodes of one hub walk, by (lexer state, byte); `leaves`:
- * after leaf boundary nodes with scanner runs where no run decides (see stepBoundary), by
- * (lexer state, runs, byte). With whether computing them read foreign rows.
+ * Parser states after boundary nodes of one hub walk that depend on a few things only, with
+ * whether computing them read foreign rows (see stepBoundary): plain nodes by (lexer state,
+ * byte) as a number, leaves with scanner runs by (lexer state, byte, runs) as a string.
  */
-interface PlainSteps { map: Map<number, State | null> | null; foreign: Set<number> | null; leaves?: Map<string, State | null>; leafForeign?: Set<string> }
+interface PlainSteps { map: Map<number | string, State | null> | null; foreign: Set<number | string> | null }
 
 /**
  * A mask by core (see GrammarMatcher.computeMask): the tokens outside tainted subtrees, the
@@ -589,16 +589,11 @@ export class GrammarMatcher implements Matcher {
       // No scanner runs or pending fallback: the state after the node depends only on (lexer
       // state, byte), shared by every such node of this walk (with whether it read foreign rows).
       const key = e.lexes[i] * 256 + byte[j];
-      const tr = this.rt.track;
-      const known = (plain.map ??= new Map()).get(key);
-      if (known !== undefined) {
-        if (tr && plain.foreign?.has(key)) tr.foreign++;
-        return known;
-      }
-      const f0 = tr ? tr.foreign : 0;
+      const known = this.knownStep(plain, key);
+      if (known !== undefined) return known;
+      const f0 = this.rt.track ? this.rt.track.foreign : 0;
       const S2 = this.rt.step({ row: S.row, lex: e.lexes[i], ext: S.ext, runs: null }, byte[j]);
-      plain.map.set(key, S2);
-      if (tr && tr.foreign !== f0) (plain.foreign ??= new Set()).add(key);
+      this.keepStep(plain, key, S2, f0);
       return S2;
     }
     // right below k the state is S itself (its lexer state, runs and fallback, nothing read since)
@@ -616,22 +611,29 @@ export class GrammarMatcher implements Matcher {
         else leafKey += `:${runs[q] as number}.${run.id}`;
       }
       if (leafKey !== null) {
-        const known = plain.leaves?.get(leafKey);
-        if (known !== undefined) {
-          if (plain.leafForeign?.has(leafKey)) this.rt.track!.foreign++;
-          return known;
-        }
+        const known = this.knownStep(plain, leafKey);
+        if (known !== undefined) return known;
       }
     }
-    const tr = this.rt.track;
-    const f0 = tr ? tr.foreign : 0;
+    const f0 = this.rt.track ? this.rt.track.foreign : 0;
     const prev = p === k ? S : this.restoreAt(S, k, p, e.lexes[i], runs, e.fbNodes[i], e.fbLexes[i], e.fbRuns[i]);
     const S2 = this.rt.step(prev, byte[j]);
-    if (leafKey !== null) {
-      (plain.leaves ??= new Map()).set(leafKey, S2);
-      if (tr && tr.foreign !== f0) (plain.leafForeign ??= new Set()).add(leafKey);
-    }
+    if (leafKey !== null) this.keepStep(plain, leafKey, S2, f0);
     return S2;
+  }
+
+  /** A step of this hub walk kept in `plain` by `key` (its foreign reads counted again), or undefined. */
+  private knownStep(plain: PlainSteps, key: number | string): State | null | undefined {
+    const known = plain.map?.get(key);
+    if (known !== undefined && plain.foreign?.has(key)) this.rt.track!.foreign++;
+    return known;
+  }
+
+  /** Keeps step result S2, computed since the walk's foreign count was `f0`, in `plain` by `key`. */
+  private keepStep(plain: PlainSteps, key: number | string, S2: State | null, f0: number): void {
+    (plain.map ??= new Map()).set(key, S2);
+    const tr = this.rt.track;
+    if (tr && tr.foreign !== f0) (plain.foreign ??= new Set()).add(key);
   }
 
   /** The full state at node `p` (below k) from a cached row-independent state. */

@@ -506,16 +506,12 @@ export class GrammarRuntime {
   }
 
   /**
-   * Whether `run`, begun in scanner state `ext`, gives a verdict on byte b (or asks, when the
-   * answer is not known yet). No side effects on a walk's tracker.
+   * Whether `run`, begun in scanner state `ext`, gives a verdict on byte b (an ask answered). No
+   * side effects on a walk's tracker: the step that follows counts the ask where it is one.
    */
   decidesAt(run: RunObj, b: number, ext: ExtObj | null): boolean {
     let r = this.runStep(run, b);
-    if (r !== null && (r as AskObj).ask) {
-      const known = (r as AskObj).answers.get(ext ? ext.id : -1);
-      if (known === undefined) return true;
-      r = known;
-    }
+    if (r !== null && (r as AskObj).ask) r = this.answer(r as AskObj, ext);
     return r !== null && (r as VerdictObj).verdict === true;
   }
 
