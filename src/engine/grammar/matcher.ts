@@ -4,7 +4,7 @@
 import type { Matcher, MatcherSnapshot, TokenizerLike } from '../interfaces';
 import type { CompiledGrammar } from './types';
 import type { Row } from './earley';
-import { GrammarRuntime, runtimeOf, type State, type RunSlot, type RunObj, type ByteList, type MaskEntry, type MaskCache, type Fallback, type Boundary, type Scanned, type ReadTracker } from './runtime';
+import { GrammarRuntime, runtimeOf, type State, type RunSlot, type RunObj, type ByteList, type MaskEntry, type MaskCache, type Fallback, type Boundary, type Scanned, type ReadTracker, type VerdictObj } from './runtime';
 import { FlatTrie, flatTrieOf } from './vocab-trie';
 import { nextExamplesPastRuns } from './examples';
 
@@ -32,7 +32,7 @@ const MAX_KEY_DEPTH = 3;
 const DEEP_MIN_TAINT = 32;
 
 /** Counters for benchmarks. */
-export interface MatcherStats { masks: number; maskHits: number; coreHits: number; deepHits: number; subCoreHits: number; nodesVisited: number }
+export interface MatcherStats { masks: number; maskHits: number; coreHits: number; deepHits: number; subCoreHits: number; groupHits: number; nodesVisited: number }
 
 /**
  * Parser states after boundary nodes of one hub walk that depend on a few things only, with
@@ -65,14 +65,25 @@ interface Recording { taint: Set<number>; via: Set<number> }
 /** A deeper core memo (see GrammarMatcher.replayDeep): tokens it adds to the shallower one's bits. */
 interface DeepMask extends Replayable { extra: Int32Array }
 
+/**
+ * Sibling nodes below trie node p whose one scanner run (begun at `row`, having read `bytes`)
+ * decides alike (`gid`: see GrammarRuntime.groupId) at zero-width depth `depth` (see
+ * GrammarMatcher.stepGroups): `at`, their indices;
+ * `foreign`, deciding asked what the walk's tracker counts as foreign.
+ */
+interface VerdictGroup { p: number; gid: number; row: Row; bytes: ByteList; v: VerdictObj; depth: number; at: number[]; foreign: boolean }
+
 /** A core memo of one subtree (see GrammarMatcher.subCore): its untainted tokens as a list or bits. */
 interface SubCoreMask extends Replayable { tokens: Int32Array | null; bits: Uint32Array | null; dirty?: boolean }
+
+/** A core memo of sibling nodes (see GrammarMatcher.groupCore): its key holds them by a hash. */
+interface GroupMask extends SubCoreMask { nodes: Int32Array }
 
 export class GrammarMatcher implements Matcher {
   private state: State;
   private readonly rt: GrammarRuntime;
   private readonly trie: FlatTrie;
-  readonly stats: MatcherStats = { masks: 0, maskHits: 0, coreHits: 0, deepHits: 0, subCoreHits: 0, nodesVisited: 0 };
+  readonly stats: MatcherStats = { masks: 0, maskHits: 0, coreHits: 0, deepHits: 0, subCoreHits: 0, groupHits: 0, nodesVisited: 0 };
 
   constructor(readonly grammar: CompiledGrammar, private readonly tokenizer: TokenizerLike) {
     this.rt = runtimeOf(grammar);
@@ -152,7 +163,7 @@ export class GrammarMatcher implements Matcher {
       // what the replay added, outside the nodes still tainted at this depth
       for (let i = 0; i < before.length; i++) before[i] = mask[i] & ~before[i];
       this.clearTainted(before, rec.taint);
-      const extra = tokensOf(before);
+      const extra = tokensOf(before)!;
       rt.coreMemo.set(dk.key, { extra, ...rec } satisfies DeepMask, extra.length + recordWords(rec) + (dk.key.length >> 1));
       return;
     }
@@ -227,7 +238,7 @@ export class GrammarMatcher implements Matcher {
    * `depth` > 1 adds the kernels of the rows up to depth - 1 origin links behind the row (see
    * replayDeep).
    */
-  private coreKey(S: State, depth = 1): { key: string; rows: Row[]; ended: Boundary | null; scans: Set<Scanned> | null; runBytes: boolean; extKeyed: boolean } | null {
+  private coreKey(S: State, depth = 1, trustScans = true): { key: string; rows: Row[]; ended: Boundary | null; scans: Set<Scanned> | null; runBytes: boolean; extKeyed: boolean } | null {
     const R = S.row;
     if (S.runs) for (const r of S.runs) if (r.row !== R) return null;
     const rt = this.rt;
@@ -247,7 +258,7 @@ export class GrammarMatcher implements Matcher {
         if (rv.rereads) rereads = true;
         if (rv.asks) asks = true;
         for (let p = r.bytes; p && n <= RUN_KEY_BYTES; p = p.prev) n++;
-        for (const t of rv.terms) {
+        for (const t of trustScans ? rv.terms : NO_TERMS) {
           const sc = rt.verdictScan(R, t);
           if (!sc.row || scans?.has(sc)) continue;
           (scans ??= new Set()).add(sc);
@@ -346,7 +357,9 @@ export class GrammarMatcher implements Matcher {
       const e = this.entry(S, k);
       addTokens(mask, e.bits, e.tokens);
       const plain: PlainSteps = { map: null, foreign: null };
+      const grouped = S.runs !== null && !this.plainWalk ? this.hubGroups(e, k, S, mask, null) : null;
       for (let i = 0; i < e.nodes.length; i++) {
+        if (grouped !== null && grouped[i]) continue;
         const j = e.nodes[i];
         const f0 = this.rt.track ? this.rt.track.foreign : 0;
         const S2 = this.stepBoundary(e, i, k, S, plain);
@@ -545,6 +558,17 @@ export class GrammarMatcher implements Matcher {
       const e = this.entry(S, k);
       const plain: PlainSteps = { map: null, foreign: null };
       const bn = e.nodes;
+      // the tainted boundary nodes first, by groups where they take one verdict (see hubGroups)
+      let grouped: Uint8Array | null = null;
+      if (S.runs !== null) {
+        let only: Uint8Array | null = null;
+        for (let r = q, i = 0; r < plan.length && plan[r] < end; r++) {
+          if (!flags[r]) continue;
+          while (i < bn.length && bn[i] < plan[r]) i++;
+          if (i < bn.length && bn[i] === plan[r]) (only ??= new Uint8Array(bn.length))[i] = 1;
+        }
+        if (only !== null) grouped = this.hubGroups(e, k, S, mask, only);
+      }
       let i = 0;
       for (; q < plan.length && plan[q] < end; q++) {
         // the recorded nodes at this level are boundary nodes of the entry (ascending too)
@@ -552,6 +576,7 @@ export class GrammarMatcher implements Matcher {
         while (i < bn.length && bn[i] < j) i++;
         if (i === bn.length) break;
         if (bn[i] !== j) continue; // (deeper: replayed from its boundary node)
+        if (grouped !== null && grouped[i]) continue;
         const f0 = tr ? tr.foreign : 0;
         const S2 = this.stepBoundary(e, i, k, S, plain);
         if (flags[q]) this.descend(j, S2, f0, mask, S2 !== null && S2.row !== S.row);
@@ -578,6 +603,177 @@ export class GrammarMatcher implements Matcher {
     this.replay(j, S2, mask, core);
     if (stepForeign) this.taintDepth--;
     this.record(j, stepForeign, f0);
+  }
+
+  /**
+   * Walks, as groups, the boundary nodes of hub k's entry (those flagged in `only`, if given)
+   * where one scanner run decides by a group verdict (see GrammarRuntime.groupVerdict): the
+   * siblings below one node p that take the same one (after a line's indentation, every byte
+   * that begins a statement) all step from one state X, by their own byte, and a memo of X's
+   * core answers them together (see groupCore). Returns the entry indices walked (null: none).
+   */
+  private hubGroups(e: MaskEntry, k: number, S: State, mask: Uint32Array, only: Uint8Array | null): Uint8Array | null {
+    const { byte, parent } = this.trie;
+    let groups: VerdictGroup[] | null = null;
+    for (let i = 0; i < e.nodes.length; i++) {
+      if (only !== null && !only[i]) continue;
+      const pairs = e.runs[i];
+      if (pairs === null || pairs.length !== 2) continue;
+      if (e.fbNodes[i] >= 0 || (e.fbNodes[i] === -2 && S.fb)) continue; // (a pending fallback: one by one)
+      const orig = S.runs![pairs[0] as number];
+      if (orig === undefined) continue;
+      const j = e.nodes[i];
+      const p = parent[j];
+      const bytes = p === k ? orig.bytes : this.extendPath(orig.bytes, k, p);
+      if (bytes === null) continue;
+      groups = this.joinGroup(groups, p, pairs[1] as RunObj, orig.row, bytes, byte[j], S.ext, 0, i);
+    }
+    return groups === null ? null : this.stepGroups(groups, e.nodes, S.ext, mask, e.nodes.length);
+  }
+
+  /**
+   * Adds node `at` (a child of p with byte b, its run `run` begun at `row` having read `bytes`)
+   * to its verdict's group, if the run gives one there (see GrammarRuntime.groupVerdict).
+   */
+  private joinGroup(groups: VerdictGroup[] | null, p: number, run: RunObj, row: Row, bytes: ByteList, b: number, ext: State['ext'], depth: number, at: number): VerdictGroup[] | null {
+    const tr = this.rt.track;
+    const f0 = tr ? tr.foreign : 0;
+    const v = this.rt.groupVerdict(run, b, ext, depth);
+    if (v === null) return groups;
+    const gid = this.rt.groupId(v);
+    let g: VerdictGroup | undefined;
+    if (groups === null) groups = [];
+    else for (let q = groups.length - 1; q >= 0; q--) if (groups[q].p === p && groups[q].gid === gid) { g = groups[q]; break; }
+    if (!g) groups.push((g = { p, gid, row, bytes, v, depth, at: [], foreign: false }));
+    g.at.push(at);
+    if (tr !== null && tr.foreign !== f0) g.foreign = true;
+    return groups;
+  }
+
+  /**
+   * Walks the groups of two or more nodes (`nodes[at]` for each index in a group) and returns
+   * the indices walked, out of `count`. A group's X that read what the walk's tracker counts as
+   * foreign (a Python DEDENT completes the enclosing block, whose start is history) taints its
+   * nodes: a replay walks them again, as one group again.
+   */
+  private stepGroups(groups: VerdictGroup[], nodes: ArrayLike<number>, ext: State['ext'], mask: Uint32Array, count: number): Uint8Array | null {
+    const rt = this.rt;
+    const tr = rt.track;
+    let done: Uint8Array | null = null;
+    for (const g of groups) {
+      if (g.at.length < 2) continue;
+      const f0 = tr ? tr.foreign : 0;
+      const X = rt.beforeGroupByte(g.row, g.bytes, g.v, ext, g.depth);
+      const foreign = g.foreign || (tr !== null && tr.foreign !== f0);
+      const members = g.at.map((i) => nodes[i]);
+      if (X !== null) {
+        if (foreign) this.taintDepth++;
+        let ok: boolean;
+        try { ok = this.groupCore(g.p, members, X, mask, g.depth + 1); } finally { if (foreign) this.taintDepth--; }
+        if (!ok) continue;
+      }
+      if (foreign && tr && this.taintDepth === 0 && this.rec) for (const c of members) this.rec.taint.add(c);
+      done ??= new Uint8Array(count);
+      for (const i of g.at) done[i] = 1;
+    }
+    return done;
+  }
+
+  /**
+   * The tokens at and below sibling nodes `nodes` (children of p, ascending), each stepped by its
+   * byte from X at zero-width depth `depth` (see stepGroups), by a memo keyed by p, the siblings
+   * and X's core: like subCore, its untainted tokens are added as they are and its tainted nodes
+   * walked again, under the enclosing walk's tracker if there is one. False where X has no core
+   * key or, under a tracker, where X's row is not local to it (the caller then walks the nodes).
+   */
+  private groupCore(p: number, nodes: number[], X: State, mask: Uint32Array, depth: number): boolean {
+    const rt = this.rt;
+    const tr = rt.track;
+    rt.track = null; // (the key's own scans are not the walk's reads)
+    let ck: CoreKey | null;
+    // (without the scans of X's run: its verdicts are groups of their own, see walkSiblings)
+    try { ck = this.coreKey(X, 1, false); } finally { rt.track = tr; }
+    if (ck === null) return false;
+    if (tr && this.taintDepth === 0 && this.rec) {
+      if (!tr.local.has(X.row)) return false;
+      if (ck.extKeyed && !tr.extKeyed) return false;
+      if (ck.ended && !ck.ended.reads!.every((r) => tr.local.has(r))) return false;
+    }
+    // (the siblings by a hash in the key, and compared on a hit)
+    let h = 0x811c9dc5;
+    for (let i = 0; i < nodes.length; i++) h = Math.imul(h ^ nodes[i], 0x01000193);
+    const key = `g${depth}:${p}:${nodes.length}:${h >>> 0}@${ck.key}`;
+    let core = rt.subCoreMemo.get(key) as GroupMask | undefined;
+    if (core && !sameNodes(core.nodes, nodes)) core = undefined;
+    if (!core) {
+      // walked into a mask of its own: its tokens are exactly the group's
+      const own = new Uint32Array(mask.length);
+      const rec = this.recording(X, ck, () => this.walkSiblings(p, nodes, X, own, depth));
+      for (let i = 0; i < own.length; i++) mask[i] |= own[i];
+      // (where nodes are tainted, the bits keep their tokens until a hit: most are never hit)
+      const tokens = rec.taint.length === 0 ? tokensOf(own, mask.length) : null;
+      core = { nodes: Int32Array.from(nodes), tokens, bits: tokens === null ? own : null, ...rec, dirty: rec.taint.length > 0 };
+      rt.subCoreMemo.set(key, core, (tokens === null ? own.length : tokens.length) + recordWords(rec) + (key.length >> 1));
+      if (!tr || !this.rec || this.taintDepth > 0) return true;
+    } else {
+      this.stats.groupHits++;
+      if (core.dirty) {
+        // (cleared, the bits of a group whose nodes are mostly tainted hold few tokens)
+        this.clearTainted(core.bits!, core.taint);
+        core.dirty = false;
+        const tokens = tokensOf(core.bits!, mask.length);
+        if (tokens !== null) { core.tokens = tokens; core.bits = null; }
+      }
+      addTokens(mask, core.bits, core.tokens);
+    }
+    this.replaySiblings(p, X, mask, core, depth);
+    return true;
+  }
+
+  /** Each of sibling nodes `nodes` stepped by its byte from X (see groupCore) and walked below. */
+  private walkSiblings(p: number, nodes: number[], X: State, mask: Uint32Array, depth: number): void {
+    const byte = this.trie.byte;
+    const grouped = this.siblingGroups(p, nodes, X, mask, depth);
+    for (let i = 0; i < nodes.length; i++) {
+      if (grouped !== null && grouped[i]) continue;
+      const c = nodes[i];
+      const f0 = this.rt.track ? this.rt.track.foreign : 0;
+      this.stats.nodesVisited++;
+      const S2 = this.rt.step(X, byte[c], depth);
+      this.descend(c, S2, f0, mask, S2 !== null);
+    }
+  }
+
+  /** `replay` of a group memo (see groupCore): its recorded siblings stepped from X as walkSiblings does. */
+  private replaySiblings(p: number, X: State, mask: Uint32Array, core: Replayable, depth: number): void {
+    const { byte, parent } = this.trie;
+    const plan = core.plan, flags = core.planTaint;
+    const tr = this.rt.track;
+    let tainted: number[] | null = null;
+    for (let q = 0; q < plan.length; q++) if (flags[q] && parent[plan[q]] === p) (tainted ??= []).push(plan[q]);
+    const grouped = tainted !== null ? this.siblingGroups(p, tainted, X, mask, depth) : null;
+    let t = 0;
+    for (let q = 0; q < plan.length; q++) {
+      const c = plan[q];
+      if (parent[c] !== p) continue; // (deeper: replayed from its sibling)
+      if (flags[q] && grouped !== null && grouped[t++]) continue;
+      this.stats.nodesVisited++;
+      const f0 = tr ? tr.foreign : 0;
+      const S2 = this.rt.step(X, byte[c], depth);
+      if (flags[q]) this.descend(c, S2, f0, mask, S2 !== null);
+      else if (S2) this.replayVia(c, S2, mask, core, f0);
+    }
+  }
+
+  /** stepGroups for sibling nodes `nodes` (children of p) stepping from X, by X's one run. */
+  private siblingGroups(p: number, nodes: number[], X: State, mask: Uint32Array, depth: number): Uint8Array | null {
+    if (this.plainWalk || X.runs === null || X.runs.length !== 1 || X.fb || nodes.length < 2) return null;
+    const slot = X.runs[0];
+    if (slot.bytes === null) return null;
+    const byte = this.trie.byte;
+    let groups: VerdictGroup[] | null = null;
+    for (let i = 0; i < nodes.length; i++) groups = this.joinGroup(groups, p, slot.run, slot.row, slot.bytes, byte[nodes[i]], X.ext, depth, i);
+    return groups === null ? null : this.stepGroups(groups, nodes, X.ext, mask, nodes.length);
   }
 
   /** The state after boundary node `i` of hub `k`'s entry (null: the prefix dies there). */
@@ -882,6 +1078,7 @@ function recordWords(rec: Replayable): number {
 }
 
 const NO_INTS = new Int32Array(0);
+const NO_TERMS: readonly number[] = [];
 const NO_FLAGS = new Uint8Array(0);
 
 /** A finished walk's record compacted: its replay plan and sorted tainted nodes (see Replayable). */
@@ -905,6 +1102,13 @@ function replayableOf(rec: Recording): Replayable {
   return { taint, plan: m === n ? plan : plan.slice(0, m), planTaint: flags };
 }
 
+/** Whether two node lists are equal. */
+function sameNodes(a: Int32Array, b: number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** The first index of ascending `a` whose value is at least x. */
 function lowerBound(a: Int32Array, x: number): number {
   let lo = 0, hi = a.length;
@@ -915,11 +1119,14 @@ function lowerBound(a: Int32Array, x: number): number {
   return lo;
 }
 
-/** The tokens set in `bits`, ascending. */
-function tokensOf(bits: Uint32Array): Int32Array {
+/** The tokens set in `bits`, ascending; null when there are more than `limit`. */
+function tokensOf(bits: Uint32Array, limit = Infinity): Int32Array | null {
   const out: number[] = [];
   for (let i = 0; i < bits.length; i++) {
-    for (let w = bits[i]; w !== 0; w &= w - 1) out.push((i << 5) | (31 - Math.clz32(w & -w)));
+    for (let w = bits[i]; w !== 0; w &= w - 1) {
+      if (out.length >= limit) return null;
+      out.push((i << 5) | (31 - Math.clz32(w & -w)));
+    }
   }
   return Int32Array.from(out);
 }

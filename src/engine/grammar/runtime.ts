@@ -46,6 +46,8 @@ export interface VerdictObj {
   readonly verdict: true; readonly terminal: number; readonly ext: ExtObj | null;
   readonly edit: ((ext: never) => unknown) | null; readonly edited: Map<number, ExtObj> | null;
   readonly refeed: Uint8Array; readonly refeedRun: boolean;
+  /** What the verdict does apart from its bytes (token, scanner state) by number (see groupId). */
+  gid?: number;
 }
 
 /** Bytes a scanner run has consumed, newest first (persistent list). */
@@ -515,6 +517,51 @@ export class GrammarRuntime {
     return r !== null && (r as VerdictObj).verdict === true;
   }
 
+  /**
+   * The verdict `run`, begun in scanner state `ext`, gives on byte b at zero-width depth `depth`
+   * when a mask walk may take it for a whole group of sibling nodes (see
+   * GrammarMatcher.stepGroups): a zero-width token that re-reads the run's bytes and then b
+   * alone (Python's layout decisions after a line's indentation, the same for every byte that
+   * begins a statement). Null otherwise. An ask counts as a foreign read where `step` would.
+   */
+  groupVerdict(run: RunObj, b: number, ext: ExtObj | null, depth: number): VerdictObj | null {
+    if (depth >= MAX_ZERO_WIDTH) return null;
+    const r = this.runStepIn(run, b, ext);
+    if (r === null || !(r as VerdictObj).verdict) return null;
+    const v = r as VerdictObj;
+    return v.refeedRun && v.refeed.length === 1 && v.refeed[0] === b ? v : null;
+  }
+
+  /**
+   * The state a group verdict (see groupVerdict) of the run begun at `runRow`, having read
+   * `bytes`, leaves before its byte: its token taken and the run's bytes read again, as `decide`
+   * takes it (the byte then steps from it at depth + 1).
+   */
+  beforeGroupByte(runRow: Row, bytes: ByteList, v: VerdictObj, base: ExtObj | null, depth: number): State | null {
+    return this.afterRereading(runRow, bytes, v, this.verdictExt(v, base), depth + 1);
+  }
+
+  /**
+   * A number for what verdict v does apart from the bytes it re-reads: its token and its edit of
+   * the scanner state (or the state it sets). Verdicts of one group (see groupVerdict) share it.
+   */
+  groupId(v: VerdictObj): number {
+    if (v.gid !== undefined) return v.gid;
+    const key = `${v.terminal}|${v.edit === null ? `x${v.ext ? v.ext.id : -1}` : `e${this.editId(v.edit)}`}`;
+    let id = this.groupIds.get(key);
+    if (id === undefined) { id = this.groupIds.size; this.groupIds.set(key, id); }
+    return (v.gid = id);
+  }
+
+  private readonly groupIds = new Map<string, number>();
+
+  /** The number of a scanner edit function (never reused). */
+  private editId(edit: (ext: never) => unknown): number {
+    let id = this.editIds.get(edit);
+    if (id === undefined) { id = this.editIdNext++; this.editIds.set(edit, id); }
+    return id;
+  }
+
   /** The answer to an ask for a run begun in scanner state `ext` (memoized per state). */
   private answer(a: AskObj, ext: ExtObj | null): RunObj | VerdictObj | null {
     const id = ext ? ext.id : -1;
@@ -541,12 +588,7 @@ export class GrammarRuntime {
     if (terminal === undefined || terminal < 0) return null;
     const edit = typeof v.ext === 'function' ? v.ext as (ext: never) => unknown : null;
     const ext = edit ? null : this.internExt(v.ext);
-    let how: string;
-    if (edit) {
-      let id = this.editIds.get(edit);
-      if (id === undefined) { id = this.editIdNext++; this.editIds.set(edit, id); }
-      how = `e${id}`;
-    } else how = `x${ext!.id}`;
+    const how = edit ? `e${this.editId(edit)}` : `x${ext!.id}`;
     const key = `${terminal}|${how}|${v.refeedRun === true ? 1 : 0}|${v.refeed.join(',')}`;
     let out = this.verdicts.get(key);
     if (!out) {

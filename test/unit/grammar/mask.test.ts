@@ -182,6 +182,36 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
     clearGrammarMemory();
   });
 
+  it('Python line starts: the tokens that take one layout decision are answered as a group by the state after it (newline, then each dedent), equal to exact walks, 128k vocabulary', function () {
+    this.timeout(120_000);
+    if (!fs.existsSync(llama3Path)) this.skip();
+    const tok = Tokenizer.fromFile(llama3Path);
+    clearGrammarMemory();
+    const m = createMatcher(grammar('python'), undefined, tok);
+    // nested blocks, statements ending in different ways, lines that dedent one or more levels
+    const body = (i: number) => [
+      `class C${i}:`, `    def f(self, x):`, `        if x > ${i}:`, `            for y in range(x):`,
+      `                x = foo(y, ${i})`, `                z[x] = y`, `            return x`, `        elif x:`,
+      `            pass`, `        y = [x]`, `    def g(self):`, `        return self.f(${i})`, `v${i} = C${i}()`, ''].join('\n');
+    const text = Array.from({ length: 6 }, (_, i) => body(i)).join('\n');
+    const ids = tok.encodeBytes(enc.encode(text));
+    let lineStarts = 0, nodes = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const S = m.snapshot() as State;
+      const layout = S.runs !== null && S.runs.some((r) => r.bytes !== null && r.bytes.b === 10);
+      const visited = m.stats.nodesVisited;
+      const mask = m.computeMask();
+      if (layout && i > ids.length / 2) { lineStarts++; nodes += m.stats.nodesVisited - visited; }
+      const exact = m.exactMask();
+      for (let w = 0; w < exact.length; w++) if (exact[w] !== mask[w]) assert.fail(`token ${i}: mask differs from an exact walk in word ${w}`);
+      assert.ok(m.consume(ids[i]), `token ${i} rejected`);
+    }
+    // (one by one, a line start after a statement steps each of ~100 first bytes again: 2,000 nodes)
+    assert.ok(m.stats.groupHits > 50, `group hits: ${m.stats.groupHits}`);
+    assert.ok(lineStarts >= 20 && nodes / lineStarts < 40, `line starts in the second half: ${lineStarts}, nodes walked per mask: ${Math.round(nodes / lineStarts)}`);
+    clearGrammarMemory();
+  });
+
   it('an ambiguous operator chain (an item per way to bracket it) meets the memo after each further operand, equal to exact walks', function () {
     if (!fs.existsSync(tinyPath)) this.skip();
     const tok = Tokenizer.fromFile(tinyPath);
