@@ -5,6 +5,7 @@
 // lexemes the parser does not allow may ride along as "shadows" for keyword resolution.
 import type { CompiledGrammar } from './types';
 import { denseTable } from './passes/lexemes';
+import { utf8Next } from './vocab-trie';
 
 /** Member flag: the lexeme is only tracked (keyword/word resolution), the parser does not expect it. */
 export const SHADOW = 1;
@@ -115,6 +116,68 @@ export class CombinedLexer {
     }
     this.trans[s * 256 + b] = result;
     return result;
+  }
+
+  /**
+   * The bytes on which state `s` loops by whole characters: the ASCII bytes it steps to itself
+   * on, the lead bytes of multibyte UTF-8 characters that all step it back to `s` through live
+   * states (a comment's text, `[^\n]*`, is a state per pending byte count; U+2028 and U+2029 end
+   * it, so their lead E2 is not one), and every continuation byte (met only inside such a
+   * character on a well-formed path). Cached per state; records the states inside those
+   * characters for charOwner.
+   */
+  charLoopBits(s: number): Uint32Array {
+    let bits = this.charLoops.get(s);
+    if (bits !== undefined) return bits;
+    bits = new Uint32Array(8);
+    for (let b = 0; b < 0x80; b++) if (this.step(s, b) === s) bits[b >>> 5] |= 1 << (b & 31);
+    for (let b = 0x80; b < 0xc0; b++) bits[b >>> 5] |= 1 << (b & 31);
+    // safe(q, u): every well-formed rest of the character from lexer state q, decoder state u
+    // (see utf8Next), steps through live states back to s; memoized per pair
+    const safe = new Map<number, boolean>();
+    const isSafe = (q: number, u: number): boolean => {
+      const key = q * 8 + u;
+      let ok = safe.get(key);
+      if (ok !== undefined) return ok;
+      safe.set(key, true); // (no cycles inside a character: decoder states only count down)
+      ok = true;
+      for (let b = 0x80; b < 0xc0 && ok; b++) {
+        const u2 = utf8Next(u, b);
+        if (u2 < 0) continue;
+        const q2 = this.step(q, b);
+        ok = q2 >= 0 && (u2 === 0 ? q2 === s : isSafe(q2, u2));
+      }
+      safe.set(key, ok);
+      return ok;
+    };
+    for (let b = 0xc0; b < 0x100; b++) {
+      const u = utf8Next(0, b);
+      if (u <= 0) continue;
+      const q = this.step(s, b);
+      if (q >= 0 && isSafe(q, u)) bits[b >>> 5] |= 1 << (b & 31);
+    }
+    // (a pair inside the characters of two states belongs to neither)
+    for (const [key, ok] of safe) {
+      if (!ok) continue;
+      const o = this.owners.get(key);
+      this.owners.set(key, o === undefined || o === s ? s : -2);
+    }
+    this.charLoops.set(s, bits);
+    return bits;
+  }
+
+  private readonly charLoops = new Map<number, Uint32Array>();
+  /** The state each (state, decoder state) pair inside a character loops back to (see charOwner). */
+  private readonly owners = new Map<number, number>();
+
+  /**
+   * The state s whose whole-character loop (charLoopBits) passes through state q with decoder
+   * state u (see utf8Next) inside a character, every well-formed rest of which leads back to s;
+   * -1 when none is known.
+   */
+  charOwner(q: number, u: number): number {
+    const s = this.owners.get(q * 8 + u);
+    return s === undefined || s < 0 ? -1 : s;
   }
 
   isStart(s: number): boolean { return (this.flags[s] & START) !== 0; }

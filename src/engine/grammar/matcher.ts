@@ -10,6 +10,8 @@ import { nextExamplesPastRuns } from './examples';
 
 /** Subtrees with at least this many tokens use the per-lexer-state cache. */
 const HUB_TOKENS = 48;
+/** Subtrees inside a lexeme with at least this many tokens enter a cache entry by their own (see entry). */
+const COMPOSE_TOKENS = 512;
 /** `runSetStep` result: a scanner run decides here (a lexeme boundary). */
 const RUNS_VERDICT = -3;
 /** Entries with at least this many tokens also keep them as a bitset (ORed a word at a time). */
@@ -879,7 +881,7 @@ export class GrammarMatcher implements Matcher {
       e = byRuns?.get(rkey);
     } else e = cache.map.get(key);
     if (e) return e;
-    const { byte, depth, next, tokStart, tokens } = this.trie;
+    const { byte, depth, next, tokStart, tokens, below } = this.trie;
     const lexer = this.rt.lexer;
     // (at most every token of the subtree)
     const toks = new Int32Array(tokStart[next[k]] - tokStart[k]);
@@ -937,6 +939,35 @@ export class GrammarMatcher implements Matcher {
       runStack[d] = outId;
       fbStack[d] = nl >= 0 ? fb : -1;
       for (let q = tokStart[i]; q < tokStart[i + 1]; q++) toks[nt++] = tokens[q];
+      const slot = below[i];
+      if (slot >= 0 && this.loopsOn(cache, nl, outId, slot)) {
+        // every byte below keeps the state as it is (an identifier's letters, a string's or a
+        // comment's text): the whole subtree is inside, without a boundary
+        toks.set(tokens.subarray(tokStart[i + 1], tokStart[next[i]]), nt);
+        nt += tokStart[next[i]] - tokStart[i + 1];
+        i = next[i];
+        continue;
+      }
+      if (outId < 0 && nl >= 0 && tokStart[next[i]] - tokStart[i + 1] >= COMPOSE_TOKENS) {
+        // A large subtree inside the lexeme with no run: by the entry of its own lexer state,
+        // shared by every lexer state that leads there (`ret`, `whi`, `sel`: each a state of its
+        // own, for the keywords they may begin, all the generic identifier's one letter later).
+        const ce = this.entry({ row: S.row, lex: nl, ext: S.ext, runs: null }, i);
+        toks.set(ce.tokens, nt);
+        nt += ce.tokens.length;
+        // (its fallback "the state's own" is the one in effect here)
+        const fq = fbStack[d], fl = fq >= 0 ? lexStack[depth[fq] - base] : -1;
+        const fr = fq >= 0 && runStack[depth[fq] - base] >= 0 ? sets[runStack[depth[fq] - base]].pairs : null;
+        for (let x = 0; x < ce.nodes.length; x++) {
+          nodes.push(ce.nodes[x]); lexes.push(ce.lexes[x]); runsAt.push(null);
+          const inherit = ce.fbNodes[x] === -2;
+          fbNodes.push(inherit ? fq : ce.fbNodes[x]);
+          fbLexes.push(inherit ? fl : ce.fbLexes[x]);
+          fbRuns.push(inherit ? fr : ce.fbRuns[x]);
+        }
+        i = next[i];
+        continue;
+      }
       i++;
     }
     e = { tokens: toks.slice(0, nt), nodes: Int32Array.from(nodes), lexes: Int32Array.from(lexes), runs: runsAt, fbNodes: Int32Array.from(fbNodes), fbLexes: Int32Array.from(fbLexes), fbRuns };
@@ -947,13 +978,65 @@ export class GrammarMatcher implements Matcher {
       cache.size += bits.length;
     }
     cache.size += nt + nodes.length * 3;
-    if (cache.size > MASK_CACHE_LIMIT) { cache.map.clear(); cache.withRuns.clear(); cache.sets.length = 0; cache.setIds.clear(); cache.size = 0; byRuns = undefined; }
+    if (cache.size > MASK_CACHE_LIMIT) { cache.map.clear(); cache.withRuns.clear(); cache.sets.length = 0; cache.setIds.clear(); cache.loops.clear(); cache.size = 0; byRuns = undefined; }
     if (!S.runs) cache.map.set(key, e);
     else {
       if (!byRuns) cache.withRuns.set(key, (byRuns = new Map()));
       byRuns.set(rkey, e);
     }
     return e;
+  }
+
+  /**
+   * Whether lexer state `lex` and run set `rs` (-1: none) both step to themselves, without a
+   * boundary, on every byte of summary `slot` (see FlatTrie.below), or, where its paths are
+   * well-formed UTF-8, on every character of them. The bytes they loop on (and whether they loop
+   * on every multibyte character) are found once per pair.
+   */
+  private loopsOn(cache: MaskCache, lex: number, rs: number, slot: number): boolean {
+    const { belowBits, belowUtf8 } = this.trie;
+    const loop = this.loopBits(cache, lex, rs);
+    const o = slot * 8;
+    let w = 0;
+    for (; w < 8; w++) if ((belowBits[o + w] & ~loop[w]) !== 0) break;
+    if (w === 8) return true;
+    // Else, where every path below is well-formed UTF-8: the lexer state loops on whole
+    // characters (a comment's text steps through states of its own inside each multibyte one,
+    // back to the state s at their ends), the runs on every byte from 80 up, and both on the
+    // ASCII bytes below (met in state s).
+    const u = belowUtf8[slot];
+    if (u < 0 || lex < 0 || !loop[8]) return false;
+    const lexer = this.rt.lexer;
+    if (u === 0) lexer.charLoopBits(lex); // (records the states inside its characters)
+    const s = u === 0 ? lex : lexer.charOwner(lex, u);
+    if (s < 0) return false;
+    const chars = lexer.charLoopBits(s);
+    const at = s === lex ? loop : this.loopBits(cache, s, rs);
+    for (w = 0; w < 8; w++) if ((belowBits[o + w] & ~(w < 4 ? at[w] & chars[w] : chars[w])) !== 0) return false;
+    return true;
+  }
+
+  /**
+   * The bytes lexer state `lex` and run set `rs` (-1: none) both step to themselves on, as 256
+   * bits, and a ninth word: 1 when the runs do on every byte from 80 up. Once per pair.
+   */
+  private loopBits(cache: MaskCache, lex: number, rs: number): Uint32Array {
+    const key = (rs + 1) * 1_000_000 + (lex + 1);
+    let loop = cache.loops.get(key);
+    if (loop === undefined) {
+      loop = new Uint32Array(9);
+      const lexer = this.rt.lexer;
+      let runHigh = 1;
+      for (let b = 0; b < 256; b++) {
+        const runLoops = rs < 0 || this.runSetStep(cache, rs, b) === rs;
+        if (b >= 0x80 && !runLoops) runHigh = 0;
+        if (runLoops && (lex < 0 || lexer.step(lex, b) === lex)) loop[b >>> 5] |= 1 << (b & 31);
+      }
+      loop[8] = runHigh;
+      cache.loops.set(key, loop);
+      cache.size += 9;
+    }
+    return loop;
   }
 
   /** Interns a list of [slot index, run] pairs (the runs alive at a trie node) as a run set. */

@@ -116,7 +116,12 @@ export interface RunSet { pairs: (number | RunObj)[]; trans: Int32Array }
  * Per-vocabulary mask cache: entries by lexer state × node (`withRuns`: then by the runs' ids),
  * interned run sets, and their total size in 32-bit words.
  */
-export interface MaskCache { map: Map<number, MaskEntry>; withRuns: Map<number, Map<number | string, MaskEntry>>; sets: RunSet[]; setIds: Map<string, number>; size: number }
+export interface MaskCache {
+  map: Map<number, MaskEntry>; withRuns: Map<number, Map<number | string, MaskEntry>>; sets: RunSet[]; setIds: Map<string, number>;
+  /** The bytes a (lexer state, run set) pair steps to itself on, by pair (see GrammarMatcher.loopsOn). */
+  loops: Map<number, Uint32Array>;
+  size: number;
+}
 const RUN_INTERN_LIMIT = 100_000;
 /** Words (4 bytes) of memoized masks per grammar runtime: 32 MB (2,000 masks at 128k tokens). */
 const MASK_MEMO_LIMIT = 8_000_000;
@@ -254,7 +259,7 @@ export class GrammarRuntime {
 
   maskCacheFor(trie: object): MaskCache {
     let c = this.maskCaches.get(trie);
-    if (!c) { c = { map: new Map(), withRuns: new Map(), sets: [], setIds: new Map(), size: 0 }; this.maskCaches.set(trie, c); }
+    if (!c) { c = { map: new Map(), withRuns: new Map(), sets: [], setIds: new Map(), loops: new Map(), size: 0 }; this.maskCaches.set(trie, c); }
     return c;
   }
   /**

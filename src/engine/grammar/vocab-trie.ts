@@ -5,6 +5,9 @@ import type { TokenizerLike } from '../interfaces';
 
 let nextTrieId = 1;
 
+/** Subtrees with at least this many tokens have their byte set summarized (see FlatTrie.below). */
+const SUMMARY_TOKENS = 32;
+
 export class FlatTrie {
   /** Identity for cache keys. */
   readonly id = nextTrieId++;
@@ -21,6 +24,19 @@ export class FlatTrie {
   readonly tokens: Int32Array;
   readonly maxDepth: number;
   readonly vocabSize: number;
+  /**
+   * The bytes on the edges strictly below node i, as 256 bits at `belowBits[8 * below[i]]`, for
+   * the nodes with at least SUMMARY_TOKENS tokens below them (else -1): a walk whose state loops
+   * on every one of them keeps the whole subtree without visiting it.
+   */
+  readonly below: Int32Array;
+  readonly belowBits: Uint32Array;
+  /**
+   * Per summary (see `below`): where every path below node i is well-formed UTF-8 (cut
+   * anywhere) from the token's start, the decoder state at i (see utf8Next: 0 at a character's
+   * end); else -1.
+   */
+  readonly belowUtf8: Int8Array;
 
   constructor(entries: { id: number; bytes: Uint8Array }[], vocabSize: number) {
     this.vocabSize = vocabSize;
@@ -66,9 +82,56 @@ export class FlatTrie {
     this.tokStart[byte.length] = toks.length;
     this.tokens = Int32Array.from(toks);
     this.maxDepth = maxDepth;
+    // byte sets below each node, children first (reverse preorder); kept for large subtrees
+    const n = byte.length;
+    const all = new Uint32Array(n * 8);
+    for (let i = n - 1; i > 0; i--) {
+      const p = this.parent[i], b = this.byte[i];
+      all[p * 8 + (b >>> 5)] |= 1 << (b & 31);
+      for (let w = 0; w < 8; w++) all[p * 8 + w] |= all[i * 8 + w];
+    }
+    this.below = new Int32Array(n).fill(-1);
+    let slots = 0;
+    for (let i = 0; i < n; i++) if (this.tokStart[this.next[i]] - this.tokStart[i + 1] >= SUMMARY_TOKENS) this.below[i] = slots++;
+    this.belowBits = new Uint32Array(slots * 8);
+    for (let i = 0; i < n; i++) if (this.below[i] >= 0) this.belowBits.set(all.subarray(i * 8, i * 8 + 8), this.below[i] * 8);
+    // UTF-8 decoder state after each node's path (preorder: parents first), then whether the
+    // paths below stay well-formed (children first)
+    const u8 = new Int8Array(n);
+    for (let i = 1; i < n; i++) { const p = this.parent[i]; u8[i] = u8[p] < 0 ? -1 : utf8Next(u8[p], this.byte[i]); }
+    const ok = new Uint8Array(n).fill(1);
+    for (let i = n - 1; i > 0; i--) if (u8[i] < 0 || !ok[i]) ok[this.parent[i]] = 0;
+    this.belowUtf8 = new Int8Array(slots);
+    for (let i = 0; i < n; i++) if (this.below[i] >= 0) this.belowUtf8[this.below[i]] = u8[i] >= 0 && ok[i] ? u8[i] : -1;
   }
 
   get nodeCount(): number { return this.byte.length; }
+}
+
+/**
+ * A UTF-8 decoder's state after byte b (RFC 3629's well-formed sequences): 0 at a character's
+ * end; 1, 2, 3: that many continuation bytes (80–BF) to come; 4 (after E0): A0–BF then one;
+ * 5 (ED): 80–9F then one; 6 (F0): 90–BF then two; 7 (F4): 80–8F then two; -1: ill-formed.
+ */
+export function utf8Next(state: number, b: number): number {
+  switch (state) {
+    case 0:
+      if (b < 0x80) return 0;
+      if (b >= 0xc2 && b <= 0xdf) return 1;
+      if (b === 0xe0) return 4;
+      if (b === 0xed) return 5;
+      if (b >= 0xe1 && b <= 0xef) return 2;
+      if (b === 0xf0) return 6;
+      if (b >= 0xf1 && b <= 0xf3) return 3;
+      if (b === 0xf4) return 7;
+      return -1;
+    case 1: case 2: case 3: return b >= 0x80 && b <= 0xbf ? state - 1 : -1;
+    case 4: return b >= 0xa0 && b <= 0xbf ? 1 : -1;
+    case 5: return b >= 0x80 && b <= 0x9f ? 1 : -1;
+    case 6: return b >= 0x90 && b <= 0xbf ? 2 : -1;
+    case 7: return b >= 0x80 && b <= 0x8f ? 2 : -1;
+    default: return -1;
+  }
 }
 
 function cmp(a: Uint8Array, b: Uint8Array): number {

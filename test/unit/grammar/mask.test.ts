@@ -212,6 +212,38 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
     clearGrammarMemory();
   });
 
+  it('subtrees kept whole where the state loops on every byte or character below (comments, strings, identifiers with non-ASCII text, a comment ended by U+2028) equal brute force, 128k vocabulary', function () {
+    this.timeout(120_000);
+    if (!fs.existsSync(llama3Path)) this.skip();
+    const tok = Tokenizer.fromFile(llama3Path);
+    const cases: [string, string][] = [
+      ['python', 'x = 1  # caf\u00e9 \u4e2d\u6587 \u2014 na\u00efve'],
+      ['python', 'na\u00efve = "\u65e5\u672c'],
+      ['python', '# \u00e9t\u00e9\n\u00e9t\u00e9'],
+      ['javascript', 'let s = "\u65e5\u672c \u2028'],
+      ['javascript', '// caf\u00e9 \u2014 \u4e2d'],
+      ['typescript', 'const caf\u00e9 = `\u4e2d\u6587 ${x} \u00e9'],
+    ];
+    for (const [lang, text] of cases) {
+      clearGrammarMemory();
+      const m = createMatcher(grammar(lang), undefined, tok);
+      const bytes = enc.encode(text);
+      // at every byte from the first non-ASCII one on (mid-character states included)
+      let from = bytes.findIndex((b) => b >= 0x80);
+      from = Math.max(0, from - 2);
+      assert.ok(m.consumeBytes(bytes.subarray(0, from)), text);
+      for (let i = from; i <= bytes.length; i++) {
+        const mask = m.computeMask();
+        for (let t = i % 5; t < tok.vocabSize; t += 5) {
+          const inMask = ((mask[t >>> 5] >>> (t & 31)) & 1) === 1;
+          if (inMask !== m.allows(t)) assert.fail(`${lang} ${JSON.stringify(text)} at byte ${i}: token ${t} ${JSON.stringify(new TextDecoder().decode(tok.tokenBytes(t)))} mask=${inMask}`);
+        }
+        if (i < bytes.length) assert.ok(m.consumeBytes(bytes.subarray(i, i + 1)), `${lang} ${JSON.stringify(text)}: byte ${i} rejected`);
+      }
+    }
+    clearGrammarMemory();
+  });
+
   it('an ambiguous operator chain (an item per way to bracket it) meets the memo after each further operand, equal to exact walks', function () {
     if (!fs.existsSync(tinyPath)) this.skip();
     const tok = Tokenizer.fromFile(tinyPath);
