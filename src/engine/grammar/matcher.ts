@@ -68,12 +68,12 @@ interface Recording { taint: Set<number>; via: Set<number> }
 interface DeepMask extends Replayable { extra: Int32Array }
 
 /**
- * Sibling nodes below trie node p whose one scanner run (begun at `row`, having read `bytes`)
- * decides alike (`gid`: see GrammarRuntime.groupId) at zero-width depth `depth` (see
+ * Sibling nodes below trie node p whose deciding scanner run (the `q`th of the pairs alive at p,
+ * begun at `row`, having read `bytes`) decides alike (`gid`: see GrammarRuntime.groupId) at zero-width depth `depth` (see
  * GrammarMatcher.stepGroups): `at`, their indices;
  * `foreign`, deciding asked what the walk's tracker counts as foreign.
  */
-interface VerdictGroup { p: number; gid: number; row: Row; bytes: ByteList; v: VerdictObj; depth: number; at: number[]; foreign: boolean }
+interface VerdictGroup { p: number; gid: number; q: number; row: Row; bytes: ByteList; v: VerdictObj; depth: number; at: number[]; foreign: boolean }
 
 /** A core memo of one subtree (see GrammarMatcher.subCore): its untainted tokens as a list or bits. */
 interface SubCoreMask extends Replayable { tokens: Int32Array | null; bits: Uint32Array | null; dirty?: boolean }
@@ -609,7 +609,7 @@ export class GrammarMatcher implements Matcher {
 
   /**
    * Walks, as groups, the boundary nodes of hub k's entry (those flagged in `only`, if given)
-   * where one scanner run decides by a group verdict (see GrammarRuntime.groupVerdict): the
+   * where a scanner run decides by a group verdict (see GrammarRuntime.groupVerdict): the
    * siblings below one node p that take the same one (after a line's indentation, every byte
    * that begins a statement) all step from one state X, by their own byte, and a memo of X's
    * core answers them together (see groupCore). Returns the entry indices walked (null: none).
@@ -617,36 +617,45 @@ export class GrammarMatcher implements Matcher {
   private hubGroups(e: MaskEntry, k: number, S: State, mask: Uint32Array, only: Uint8Array | null): Uint8Array | null {
     const { byte, parent } = this.trie;
     let groups: VerdictGroup[] | null = null;
+    // the deciding run's slot in S, with its bytes on the way to the node's parent
+    const slot = (q: number, i: number): RunSlot | null => {
+      const orig = S.runs![e.runs[i]![q] as number];
+      const p = parent[e.nodes[i]];
+      return orig === undefined ? null : { run: orig.run, row: orig.row, bytes: p === k ? orig.bytes : this.extendPath(orig.bytes, k, p) };
+    };
     for (let i = 0; i < e.nodes.length; i++) {
       if (only !== null && !only[i]) continue;
       const pairs = e.runs[i];
-      if (pairs === null || pairs.length !== 2) continue;
+      if (pairs === null) continue;
       if (e.fbNodes[i] >= 0 || (e.fbNodes[i] === -2 && S.fb)) continue; // (a pending fallback: one by one)
-      const orig = S.runs![pairs[0] as number];
-      if (orig === undefined) continue;
       const j = e.nodes[i];
-      const p = parent[j];
-      const bytes = p === k ? orig.bytes : this.extendPath(orig.bytes, k, p);
-      if (bytes === null) continue;
-      groups = this.joinGroup(groups, p, pairs[1] as RunObj, orig.row, bytes, byte[j], S.ext, 0, i);
+      groups = this.joinGroup(groups, parent[j], pairs, byte[j], S.ext, 0, i, slot);
     }
     return groups === null ? null : this.stepGroups(groups, e.nodes, S.ext, mask, e.nodes.length);
   }
 
   /**
-   * Adds node `at` (a child of p with byte b, its run `run` begun at `row` having read `bytes`)
-   * to its verdict's group, if the run gives one there (see GrammarRuntime.groupVerdict).
+   * Adds node `at` (a child of p with byte b, the runs `pairs` alive at p) to its verdict's
+   * group, if the runs give one there (see GrammarRuntime.groupVerdict); `slot` gives the
+   * deciding run's row and bytes, by its index in `pairs` and node `at` (a group is of one
+   * deciding run).
    */
-  private joinGroup(groups: VerdictGroup[] | null, p: number, run: RunObj, row: Row, bytes: ByteList, b: number, ext: State['ext'], depth: number, at: number): VerdictGroup[] | null {
+  private joinGroup(groups: VerdictGroup[] | null, p: number, pairs: readonly (number | RunObj)[], b: number, ext: State['ext'], depth: number, at: number,
+    slot: (q: number, at: number) => RunSlot | null): VerdictGroup[] | null {
     const tr = this.rt.track;
     const f0 = tr ? tr.foreign : 0;
-    const v = this.rt.groupVerdict(run, b, ext, depth);
+    const v = this.rt.groupVerdict(pairs, b, ext, depth);
     if (v === null) return groups;
+    const q = this.rt.decider;
     const gid = this.rt.groupId(v);
     let g: VerdictGroup | undefined;
     if (groups === null) groups = [];
-    else for (let q = groups.length - 1; q >= 0; q--) if (groups[q].p === p && groups[q].gid === gid) { g = groups[q]; break; }
-    if (!g) groups.push((g = { p, gid, row, bytes, v, depth, at: [], foreign: false }));
+    else for (let x = groups.length - 1; x >= 0; x--) if (groups[x].p === p && groups[x].gid === gid && groups[x].q === q) { g = groups[x]; break; }
+    if (!g) {
+      const at0 = slot(q, at);
+      if (at0 === null || at0.bytes === null) return groups;
+      groups.push((g = { p, gid, q, row: at0.row, bytes: at0.bytes, v, depth, at: [], foreign: false }));
+    }
     g.at.push(at);
     if (tr !== null && tr.foreign !== f0) g.foreign = true;
     return groups;
@@ -767,14 +776,15 @@ export class GrammarMatcher implements Matcher {
     }
   }
 
-  /** stepGroups for sibling nodes `nodes` (children of p) stepping from X, by X's one run. */
+  /** stepGroups for sibling nodes `nodes` (children of p) stepping from X, by X's runs. */
   private siblingGroups(p: number, nodes: number[], X: State, mask: Uint32Array, depth: number): Uint8Array | null {
-    if (this.plainWalk || X.runs === null || X.runs.length !== 1 || X.fb || nodes.length < 2) return null;
-    const slot = X.runs[0];
-    if (slot.bytes === null) return null;
+    if (this.plainWalk || X.runs === null || X.fb || nodes.length < 2) return null;
+    const runs = X.runs;
+    const pairs = runs.flatMap((r, i) => [i, r.run]);
     const byte = this.trie.byte;
     let groups: VerdictGroup[] | null = null;
-    for (let i = 0; i < nodes.length; i++) groups = this.joinGroup(groups, p, slot.run, slot.row, slot.bytes, byte[nodes[i]], X.ext, depth, i);
+    const slot = (q: number): RunSlot => runs[q >> 1];
+    for (let i = 0; i < nodes.length; i++) groups = this.joinGroup(groups, p, pairs, byte[nodes[i]], X.ext, depth, i, slot);
     return groups === null ? null : this.stepGroups(groups, nodes, X.ext, mask, nodes.length);
   }
 

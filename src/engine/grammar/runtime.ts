@@ -523,19 +523,30 @@ export class GrammarRuntime {
   }
 
   /**
-   * The verdict `run`, begun in scanner state `ext`, gives on byte b at zero-width depth `depth`
-   * when a mask walk may take it for a whole group of sibling nodes (see
-   * GrammarMatcher.stepGroups): a zero-width token that re-reads the run's bytes and then b
+   * The verdict that `step` takes on byte b at zero-width depth `depth` from the runs in `pairs`
+   * ([slot, run] pairs, oldest first, begun in scanner state `ext`), when a mask walk may take it
+   * for a whole group of sibling nodes (see GrammarMatcher.stepGroups): the first run to decide,
+   * no older one still running, by a zero-width token that re-reads the run's bytes and then b
    * alone (Python's layout decisions after a line's indentation, the same for every byte that
-   * begins a statement). Null otherwise. An ask counts as a foreign read where `step` would.
+   * begins a statement). Null otherwise; `decider`: the index in `pairs` of the deciding pair.
+   * An ask counts as a foreign read where `step` would.
    */
-  groupVerdict(run: RunObj, b: number, ext: ExtObj | null, depth: number): VerdictObj | null {
+  groupVerdict(pairs: readonly (number | RunObj)[], b: number, ext: ExtObj | null, depth: number): VerdictObj | null {
     if (depth >= MAX_ZERO_WIDTH) return null;
-    const r = this.runStepIn(run, b, ext);
-    if (r === null || !(r as VerdictObj).verdict) return null;
-    const v = r as VerdictObj;
-    return v.refeedRun && v.refeed.length === 1 && v.refeed[0] === b ? v : null;
+    for (let q = 0; q < pairs.length; q += 2) {
+      const r = this.runStepIn(pairs[q + 1] as RunObj, b, ext);
+      if (r === null) continue;
+      if (!(r as VerdictObj).verdict) return null; // (an older run goes on: no younger one decides)
+      const v = r as VerdictObj;
+      if (!v.refeedRun || v.refeed.length !== 1 || v.refeed[0] !== b) return null;
+      this.decider = q;
+      return v;
+    }
+    return null;
   }
+
+  /** The index in its pairs of the run groupVerdict last found deciding. */
+  decider = 0;
 
   /**
    * The state a group verdict (see groupVerdict) of the run begun at `runRow`, having read
