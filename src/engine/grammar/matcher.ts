@@ -126,7 +126,7 @@ export class GrammarMatcher implements Matcher {
     let mask: Uint32Array;
     if (core) {
       this.stats.coreHits++;
-      if (core.dirty) { this.clearTainted(core.bits, core.taint); core.dirty = false; }
+      if (core.dirty) { core.bits = this.cleared(core.bits, core.taint); core.dirty = false; }
       mask = core.bits.slice();
       this.replayDeep(S, mask, core);
     } else if (ck !== null) {
@@ -159,13 +159,20 @@ export class GrammarMatcher implements Matcher {
       const dk = this.coreKey(S, depth)!;
       const deep = rt.coreMemo.get(dk.key) as DeepMask | undefined;
       if (deep) { this.stats.deepHits++; addTokens(mask, null, deep.extra); core = deep; continue; }
-      const before = mask.slice();
       const shallower = core;
+      // (the bits before, where the shallower memo's tainted nodes hold many tokens: see below)
+      const keep = this.tokensUnder(shallower.taint) > mask.length;
+      const before = keep ? mask.slice() : null;
       const rec = this.recording(S, dk, () => this.replay(0, S, mask, shallower));
-      // what the replay added, outside the nodes still tainted at this depth
-      for (let i = 0; i < before.length; i++) before[i] = mask[i] & ~before[i];
-      this.clearTainted(before, rec.taint);
-      const extra = tokensOf(before)!;
+      // what the replay added (the tokens below the shallower memo's tainted nodes), outside the
+      // nodes still tainted at this depth: collected from those nodes' ranges, or, where they
+      // hold many tokens, as the bits that changed without the tokens below this depth's
+      let extra: Int32Array;
+      if (before === null) extra = this.outScratch.slice(0, this.collectTokens(mask, shallower.taint, false, rec.taint));
+      else {
+        for (let i = 0; i < before.length; i++) before[i] = mask[i] & ~before[i];
+        extra = tokensOf(this.cleared(before, rec.taint));
+      }
       rt.coreMemo.set(dk.key, { extra, ...rec } satisfies DeepMask, extra.length + recordWords(rec) + (dk.key.length >> 1));
       return;
     }
@@ -332,13 +339,20 @@ export class GrammarMatcher implements Matcher {
     return { key, rows, ended, scans, runBytes, extKeyed };
   }
 
-  /** Clears from `bits` every token at or below the (topmost, so disjoint) tainted nodes. */
-  private clearTainted(bits: Uint32Array, taint: Int32Array): void {
+  /**
+   * `bits` without the tokens at or below the (topmost, so disjoint) tainted nodes: cleared in
+   * place, or, where those are most of the vocabulary, the others collected into new bits.
+   */
+  private cleared(bits: Uint32Array, taint: Int32Array): Uint32Array {
     const { next, tokStart, tokens } = this.trie;
+    if (2 * this.tokensUnder(taint) > this.trie.vocabSize) {
+      return this.scratchBits(this.collectTokens(bits, [0], true, taint), bits.length);
+    }
     for (let i = 0; i < taint.length; i++) {
       const j = taint[i];
       for (let q = tokStart[j]; q < tokStart[next[j]]; q++) { const t = tokens[q]; bits[t >>> 5] &= ~(1 << (t & 31)); }
     }
+    return bits;
   }
 
   private setTokens(node: number, mask: Uint32Array): void {
@@ -506,7 +520,7 @@ export class GrammarMatcher implements Matcher {
       if (!tr || !this.rec || this.taintDepth > 0) return true;
     } else {
       this.stats.subCoreHits++;
-      if (core.dirty) { this.clearTainted(core.bits!, core.taint); core.dirty = false; }
+      if (core.dirty) { core.bits = this.cleared(core.bits!, core.taint); core.dirty = false; }
       addTokens(mask, core.bits, core.tokens);
     }
     this.replay(j, S2, mask, core);
@@ -518,7 +532,6 @@ export class GrammarMatcher implements Matcher {
    * `before`: the mask before that walk, if kept (the subtree's tokens were all clear in it).
    */
   private subCoreOf(j: number, mask: Uint32Array, rec: Replayable, before: Uint32Array | null): SubCoreMask {
-    const { next, tokStart, tokens } = this.trie;
     if (before) {
       const bits = new Uint32Array(mask.length);
       for (let i = 0; i < bits.length; i++) bits[i] = mask[i] & ~before[i];
@@ -526,20 +539,50 @@ export class GrammarMatcher implements Matcher {
     }
     // the subtree's tokens are one range of the preorder token list, clear in `mask` before the
     // walk; the tainted subtrees (topmost, so disjoint) are ranges inside it
-    const cut = rec.taint;
-    const lo = tokStart[j + 1], hi = tokStart[next[j]];
-    if (this.outScratch.length < hi - lo) this.outScratch = new Int32Array(this.trie.vocabSize);
+    return { ...this.scratchSet(this.collectTokens(mask, [j], true, rec.taint), mask.length), ...rec };
+  }
+
+  /** The number of tokens at or below the (topmost, so disjoint) nodes `nodes`. */
+  private tokensUnder(nodes: ArrayLike<number>): number {
+    const { next, tokStart } = this.trie;
+    let n = 0;
+    for (let i = 0; i < nodes.length; i++) n += tokStart[next[nodes[i]]] - tokStart[nodes[i]];
+    return n;
+  }
+
+  /** The first n tokens of the scratch buffer as a memo's token set: a list, or bits past `words` of them. */
+  private scratchSet(n: number, words: number): { tokens: Int32Array | null; bits: Uint32Array | null } {
+    return n <= words ? { tokens: this.outScratch.slice(0, n), bits: null } : { tokens: null, bits: this.scratchBits(n, words) };
+  }
+
+  /** The first n tokens of the scratch buffer as bits (`words` of them). */
+  private scratchBits(n: number, words: number): Uint32Array {
+    const out = this.outScratch, bits = new Uint32Array(words);
+    for (let q = 0; q < n; q++) { const t = out[q]; bits[t >>> 5] |= 1 << (t & 31); }
+    return bits;
+  }
+
+  /**
+   * Collects into the scratch buffer (`outScratch`) the tokens set in `bits` among the preorder
+   * token ranges of nodes `outer` (ascending, topmost; from below each when `below`), outside the
+   * ranges of nodes `cut` (ascending, topmost, each inside one of `outer`), and returns how many:
+   * a memo's untainted tokens, at the cost of the ranges kept rather than of those cut.
+   */
+  private collectTokens(bits: Uint32Array, outer: ArrayLike<number>, below: boolean, cut: Int32Array): number {
+    const { next, tokStart, tokens } = this.trie;
+    if (this.outScratch.length < this.trie.vocabSize) this.outScratch = new Int32Array(this.trie.vocabSize);
     const out = this.outScratch;
     let n = 0, c = 0;
-    for (let q = lo; q < hi;) {
-      if (c < cut.length && q >= tokStart[cut[c]]) { q = tokStart[next[cut[c]]]; c++; continue; }
-      const t = tokens[q++];
-      if (mask[t >>> 5] & (1 << (t & 31))) out[n++] = t;
+    for (let o = 0; o < outer.length; o++) {
+      const j = outer[o], end = next[j], hi = tokStart[end];
+      while (c < cut.length && cut[c] < j) c++;
+      for (let q = tokStart[below ? j + 1 : j]; q < hi;) {
+        if (c < cut.length && cut[c] < end && q >= tokStart[cut[c]]) { q = Math.max(q, tokStart[next[cut[c]]]); c++; continue; }
+        const t = tokens[q++];
+        if (bits[t >>> 5] & (1 << (t & 31))) out[n++] = t;
+      }
     }
-    if (n <= mask.length) return { tokens: out.slice(0, n), bits: null, ...rec };
-    const bits = new Uint32Array(mask.length);
-    for (let q = 0; q < n; q++) { const t = out[q]; bits[t >>> 5] |= 1 << (t & 31); }
-    return { tokens: null, bits, ...rec };
+    return n;
   }
 
   /**
@@ -721,20 +764,18 @@ export class GrammarMatcher implements Matcher {
       const own = new Uint32Array(mask.length);
       const rec = this.recording(X, ck, () => this.walkSiblings(p, nodes, X, own, depth));
       for (let i = 0; i < own.length; i++) mask[i] |= own[i];
-      // (where nodes are tainted, the bits keep their tokens until a hit: most are never hit)
-      const tokens = rec.taint.length === 0 ? tokensOf(own, mask.length) : null;
-      core = { nodes: Int32Array.from(nodes), tokens, bits: tokens === null ? own : null, ...rec, dirty: rec.taint.length > 0 };
-      rt.subCoreMemo.set(key, core, (tokens === null ? own.length : tokens.length) + recordWords(rec) + (key.length >> 1));
+      // Its untainted tokens: collected now where most are tainted (a line start that dedents),
+      // else the bits kept, the tainted ones cleared at the first hit (most are never hit).
+      const cut = this.tokensUnder(rec.taint);
+      const set = 2 * cut > this.tokensUnder(nodes)
+        ? this.scratchSet(this.collectTokens(own, nodes, false, rec.taint), own.length)
+        : { tokens: null, bits: own };
+      core = { nodes: Int32Array.from(nodes), ...set, ...rec, dirty: cut > 0 && set.bits === own };
+      rt.subCoreMemo.set(key, core, (set.bits ? set.bits.length : set.tokens!.length) + recordWords(rec) + (key.length >> 1));
       if (!tr || !this.rec || this.taintDepth > 0) return true;
     } else {
       this.stats.groupHits++;
-      if (core.dirty) {
-        // (cleared, the bits of a group whose nodes are mostly tainted hold few tokens)
-        this.clearTainted(core.bits!, core.taint);
-        core.dirty = false;
-        const tokens = tokensOf(core.bits!, mask.length);
-        if (tokens !== null) { core.tokens = tokens; core.bits = null; }
-      }
+      if (core.dirty) { core.bits = this.cleared(core.bits!, core.taint); core.dirty = false; }
       addTokens(mask, core.bits, core.tokens);
     }
     this.replaySiblings(p, X, mask, core, depth);
@@ -1195,6 +1236,15 @@ function replayableOf(rec: Recording): Replayable {
   return { taint, plan: m === n ? plan : plan.slice(0, m), planTaint: flags };
 }
 
+/** The tokens set in `bits`, ascending. */
+function tokensOf(bits: Uint32Array): Int32Array {
+  const out: number[] = [];
+  for (let i = 0; i < bits.length; i++) {
+    for (let w = bits[i]; w !== 0; w &= w - 1) out.push((i << 5) | (31 - Math.clz32(w & -w)));
+  }
+  return Int32Array.from(out);
+}
+
 /** Whether two node lists are equal. */
 function sameNodes(a: Int32Array, b: number[]): boolean {
   if (a.length !== b.length) return false;
@@ -1210,18 +1260,6 @@ function lowerBound(a: Int32Array, x: number): number {
     if (a[mid] < x) lo = mid + 1; else hi = mid;
   }
   return lo;
-}
-
-/** The tokens set in `bits`, ascending; null when there are more than `limit`. */
-function tokensOf(bits: Uint32Array, limit = Infinity): Int32Array | null {
-  const out: number[] = [];
-  for (let i = 0; i < bits.length; i++) {
-    for (let w = bits[i]; w !== 0; w &= w - 1) {
-      if (out.length >= limit) return null;
-      out.push((i << 5) | (31 - Math.clz32(w & -w)));
-    }
-  }
-  return Int32Array.from(out);
 }
 
 /**
