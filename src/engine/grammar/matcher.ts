@@ -68,10 +68,10 @@ interface Recording { taint: Set<number>; via: Set<number> }
 interface DeepMask extends Replayable { extra: Int32Array }
 
 /**
- * Sibling nodes below trie node p whose deciding scanner run (the `q`th of the pairs alive at p,
- * begun at `row`, having read `bytes`) decides alike (`gid`: see GrammarRuntime.groupId) at zero-width depth `depth` (see
- * GrammarMatcher.stepGroups): `at`, their indices;
- * `foreign`, deciding asked what the walk's tracker counts as foreign.
+ * Sibling nodes below trie node p whose deciding scanner run (the pair at index `q` of the
+ * [slot, run] pairs alive at p, begun at `row`, having read `bytes`) decides alike (`gid`: see
+ * GrammarRuntime.groupId) at zero-width depth `depth` (see GrammarMatcher.stepGroups): `at`,
+ * their indices; `foreign`: deciding asked what the walk's tracker counts as foreign.
  */
 interface VerdictGroup { p: number; gid: number; q: number; row: Row; bytes: ByteList; v: VerdictObj; depth: number; at: number[]; foreign: boolean }
 
@@ -1045,6 +1045,7 @@ export class GrammarMatcher implements Matcher {
    * on every multibyte character) are found once per pair.
    */
   private loopsOn(cache: MaskCache, lex: number, rs: number, slot: number): boolean {
+    if (lex < 0 && rs < 0) return false; // (a dead state loops on nothing)
     const { belowBits, belowUtf8 } = this.trie;
     const loop = this.loopBits(cache, lex, rs);
     const o = slot * 8;

@@ -222,6 +222,8 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
       ['python', '# \u00e9t\u00e9\n\u00e9t\u00e9'],
       ['javascript', 'let s = "\u65e5\u672c \u2028'],
       ['javascript', '// caf\u00e9 \u2014 \u4e2d'],
+      ['python', 'x = 1  # a \u2014\u2028'],
+      ['javascript', '// a \u2014\u2028b'],
       ['typescript', 'const caf\u00e9 = `\u4e2d\u6587 ${x} \u00e9'],
     ];
     for (const [lang, text] of cases) {
