@@ -368,7 +368,7 @@ export class GrammarMatcher implements Matcher {
   /** Adds the tokens strictly below trie node `k`, given the parser state `S` at `k`. */
   private walk(k: number, S: State, mask: Uint32Array): void {
     const trie = this.trie;
-    const { byte, next, tokStart } = trie;
+    const { next, tokStart } = trie;
     if (tokStart[next[k]] - tokStart[k] >= HUB_TOKENS) {
       const e = this.entry(S, k);
       addTokens(mask, e.bits, e.tokens);
@@ -384,6 +384,26 @@ export class GrammarMatcher implements Matcher {
       return;
     }
     if (S.runs === null && !S.fb && S.lex >= 0) { this.flatWalk(k, S, mask); return; }
+    this.stepWalk(k, S, mask);
+  }
+
+  /**
+   * `walk` below a small subtree from a state with scanner runs or a pending fallback: node by
+   * node, each a full step — or, where every byte below keeps the state as it is (a comment's
+   * `####`, a string's text), the whole subtree at once.
+   */
+  private stepWalk(k: number, S: State, mask: Uint32Array): void {
+    const trie = this.trie;
+    const { byte, next, tokStart } = trie;
+    const slot = trie.below[k];
+    if (slot >= 0) {
+      const cache = this.rt.maskCacheFor(trie);
+      if (this.loopsOn(cache, S.lex, this.runSetIdOf(cache, S.runs), slot)) {
+        const tokens = trie.tokens;
+        for (let q = tokStart[k + 1]; q < tokStart[next[k]]; q++) { const t = tokens[q]; mask[t >>> 5] |= 1 << (t & 31); }
+        return;
+      }
+    }
     for (let c = k + 1; c < next[k]; c = next[c]) {
       const f0 = this.rt.track ? this.rt.track.foreign : 0;
       this.stats.nodesVisited++;
@@ -1029,7 +1049,7 @@ export class GrammarMatcher implements Matcher {
       cache.size += bits.length;
     }
     cache.size += nt + nodes.length * 3;
-    if (cache.size > MASK_CACHE_LIMIT) { cache.map.clear(); cache.withRuns.clear(); cache.sets.length = 0; cache.setIds.clear(); cache.loops.clear(); cache.size = 0; byRuns = undefined; }
+    if (cache.size > MASK_CACHE_LIMIT) { cache.map.clear(); cache.withRuns.clear(); cache.sets.length = 0; cache.setIds.clear(); cache.loops.clear(); cache.solo.clear(); cache.size = 0; byRuns = undefined; }
     if (!S.runs) cache.map.set(key, e);
     else {
       if (!byRuns) cache.withRuns.set(key, (byRuns = new Map()));
@@ -1041,54 +1061,62 @@ export class GrammarMatcher implements Matcher {
   /**
    * Whether lexer state `lex` and run set `rs` (-1: none) both step to themselves, without a
    * boundary, on every byte of summary `slot` (see FlatTrie.below), or, where its paths are
-   * well-formed UTF-8, on every character of them. The bytes they loop on (and whether they loop
-   * on every multibyte character) are found once per pair.
+   * well-formed UTF-8, the lexer state on every character of them (and the runs on every byte).
+   * Each byte is tried once per pair, when a summary first holds it.
    */
   private loopsOn(cache: MaskCache, lex: number, rs: number, slot: number): boolean {
     if (lex < 0 && rs < 0) return false; // (a dead state loops on nothing)
     const { belowBits, belowUtf8 } = this.trie;
-    const loop = this.loopBits(cache, lex, rs);
     const o = slot * 8;
-    let w = 0;
-    for (; w < 8; w++) if ((belowBits[o + w] & ~loop[w]) !== 0) break;
-    if (w === 8) return true;
+    if (this.loopsOnBytes(cache, lex, rs, o, 0, 8)) return true;
     // Else, where every path below is well-formed UTF-8: the lexer state loops on whole
     // characters (a comment's text steps through states of its own inside each multibyte one,
-    // back to the state s at their ends), the runs on every byte from 80 up, and both on the
-    // ASCII bytes below (met in state s).
+    // back to the state s at their ends), the runs on every byte from 80 up that is below, and
+    // both on the ASCII bytes below (met in state s).
     const u = belowUtf8[slot];
-    if (u < 0 || lex < 0 || !loop[8]) return false;
+    if (u < 0 || lex < 0) return false;
     const lexer = this.rt.lexer;
     if (u === 0) lexer.charLoopBits(lex); // (records the states inside its characters)
     const s = u === 0 ? lex : lexer.charOwner(lex, u);
     if (s < 0) return false;
     const chars = lexer.charLoopBits(s);
-    const at = s === lex ? loop : this.loopBits(cache, s, rs);
-    for (w = 0; w < 8; w++) if ((belowBits[o + w] & ~(w < 4 ? at[w] & chars[w] : chars[w])) !== 0) return false;
-    return true;
+    for (let w = 4; w < 8; w++) if ((belowBits[o + w] & ~chars[w]) !== 0) return false;
+    return this.loopsOnBytes(cache, s, rs, o, 0, 4) && this.loopsOnBytes(cache, -1, rs, o, 4, 8);
   }
 
   /**
-   * The bytes lexer state `lex` and run set `rs` (-1: none) both step to themselves on, as 256
-   * bits, and a ninth word: 1 when the runs do on every byte from 80 up. Once per pair.
+   * Whether lexer state `lex` (-1: none) and run set `rs` (-1: none) both step to themselves on
+   * every byte of the summary at `o` in words from..to (32 bytes each). Per pair, the bytes tried
+   * so far and those they loop on are kept (words 0–7 and 8–15 of a 16-word record).
    */
-  private loopBits(cache: MaskCache, lex: number, rs: number): Uint32Array {
+  private loopsOnBytes(cache: MaskCache, lex: number, rs: number, o: number, from: number, to: number): boolean {
     const key = (rs + 1) * 1_000_000 + (lex + 1);
-    let loop = cache.loops.get(key);
-    if (loop === undefined) {
-      loop = new Uint32Array(9);
-      const lexer = this.rt.lexer;
-      let runHigh = 1;
-      for (let b = 0; b < 256; b++) {
-        const runLoops = rs < 0 || this.runSetStep(cache, rs, b) === rs;
-        if (b >= 0x80 && !runLoops) runHigh = 0;
-        if (runLoops && (lex < 0 || lexer.step(lex, b) === lex)) loop[b >>> 5] |= 1 << (b & 31);
+    let rec = cache.loops.get(key);
+    if (rec === undefined) { rec = new Uint32Array(16); cache.loops.set(key, rec); cache.size += 16; }
+    const below = this.trie.belowBits;
+    const lexer = this.rt.lexer;
+    for (let w = from; w < to; w++) {
+      const want = below[o + w];
+      let unknown = want & ~rec[w];
+      while (unknown !== 0) {
+        const bit = unknown & -unknown;
+        unknown ^= bit;
+        const b = (w << 5) | (31 - Math.clz32(bit));
+        rec[w] |= bit;
+        if ((lex < 0 || lexer.step(lex, b) === lex) && (rs < 0 || this.runSetStep(cache, rs, b) === rs)) rec[8 + w] |= bit;
       }
-      loop[8] = runHigh;
-      cache.loops.set(key, loop);
-      cache.size += 9;
+      if ((want & ~rec[8 + w]) !== 0) return false;
     }
-    return loop;
+    return true;
+  }
+
+  /** The run set (see runSetOf) of a state's runs, -1 for none (a single run's by a lookup on it). */
+  private runSetIdOf(cache: MaskCache, runs: State['runs']): number {
+    if (runs === null) return -1;
+    if (runs.length > 1) return this.runSetOf(cache, runs.flatMap((r, i) => [i, r.run]));
+    let id = cache.solo.get(runs[0].run);
+    if (id === undefined) { id = this.runSetOf(cache, [0, runs[0].run]); cache.solo.set(runs[0].run, id); }
+    return id;
   }
 
   /** Interns a list of [slot index, run] pairs (the runs alive at a trie node) as a run set. */

@@ -118,8 +118,10 @@ export interface RunSet { pairs: (number | RunObj)[]; trans: Int32Array }
  */
 export interface MaskCache {
   map: Map<number, MaskEntry>; withRuns: Map<number, Map<number | string, MaskEntry>>; sets: RunSet[]; setIds: Map<string, number>;
-  /** The bytes a (lexer state, run set) pair steps to itself on, by pair (see GrammarMatcher.loopsOn). */
+  /** Per (lexer state, run set) pair, the bytes tried and those it steps to itself on (see GrammarMatcher.loopsOnBytes). */
   loops: Map<number, Uint32Array>;
+  /** The run set of each single run (see GrammarMatcher.runSetIdOf). */
+  solo: Map<RunObj, number>;
   size: number;
 }
 const RUN_INTERN_LIMIT = 100_000;
@@ -259,7 +261,7 @@ export class GrammarRuntime {
 
   maskCacheFor(trie: object): MaskCache {
     let c = this.maskCaches.get(trie);
-    if (!c) { c = { map: new Map(), withRuns: new Map(), sets: [], setIds: new Map(), loops: new Map(), size: 0 }; this.maskCaches.set(trie, c); }
+    if (!c) { c = { map: new Map(), withRuns: new Map(), sets: [], setIds: new Map(), loops: new Map(), solo: new Map(), size: 0 }; this.maskCaches.set(trie, c); }
     return c;
   }
   /**
