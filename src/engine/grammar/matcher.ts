@@ -535,16 +535,21 @@ export class GrammarMatcher implements Matcher {
       // a walk of the subtree against S2 alone fills the memo
       const rec = this.recording(S2, ck, () => this.walk(j, S2, mask));
       core = this.subCoreOf(j, mask, rec, before);
-      rt.subCoreMemo.set(key, core, (core.bits ? core.bits.length : core.tokens!.length) + recordWords(rec) + (key.length >> 1));
+      rt.subCoreMemo.set(key, core, subMemoWords(core, key));
       // every token is in the mask now; an enclosing walk still needs its record below j
       if (!tr || !this.rec || this.taintDepth > 0) return true;
     } else {
       this.stats.subCoreHits++;
-      if (core.dirty) { core.bits = this.cleared(core.bits!, core.taint); core.dirty = false; }
-      addTokens(mask, core.bits, core.tokens);
+      this.addUntainted(mask, core);
     }
     this.replay(j, S2, mask, core);
     return true;
+  }
+
+  /** Adds a subtree or group memo's untainted tokens to `mask` (its bits cleared of the tainted ones at the first hit). */
+  private addUntainted(mask: Uint32Array, core: SubCoreMask): void {
+    if (core.dirty) { core.bits = this.cleared(core.bits!, core.taint); core.dirty = false; }
+    addTokens(mask, core.bits, core.tokens);
   }
 
   /**
@@ -791,12 +796,11 @@ export class GrammarMatcher implements Matcher {
         ? this.scratchSet(this.collectTokens(own, nodes, false, rec.taint), own.length)
         : { tokens: null, bits: own };
       core = { nodes: Int32Array.from(nodes), ...set, ...rec, dirty: cut > 0 && set.bits === own };
-      rt.subCoreMemo.set(key, core, (set.bits ? set.bits.length : set.tokens!.length) + recordWords(rec) + (key.length >> 1));
+      rt.subCoreMemo.set(key, core, subMemoWords(core, key));
       if (!tr || !this.rec || this.taintDepth > 0) return true;
     } else {
       this.stats.groupHits++;
-      if (core.dirty) { core.bits = this.cleared(core.bits!, core.taint); core.dirty = false; }
-      addTokens(mask, core.bits, core.tokens);
+      this.addUntainted(mask, core);
     }
     this.replaySiblings(p, X, mask, core, depth);
     return true;
@@ -1233,6 +1237,11 @@ function addTokens(mask: Uint32Array, bits: Uint32Array | null | undefined, toke
   if (bits) { for (let i = 0; i < bits.length; i++) mask[i] |= bits[i]; return; }
   const toks = tokens!;
   for (let i = 0; i < toks.length; i++) { const t = toks[i]; mask[t >>> 5] |= 1 << (t & 31); }
+}
+
+/** A subtree or group memo's size in 32-bit words (its tokens, its record, its key), for the memo bound. */
+function subMemoWords(core: SubCoreMask, key: string): number {
+  return (core.bits ? core.bits.length : core.tokens!.length) + recordWords(core) + (key.length >> 1);
 }
 
 /** A memo record's size in 32-bit words (plan, tainted nodes, flags), for the memo bounds. */
