@@ -46,8 +46,8 @@ export interface VerdictObj {
   readonly verdict: true; readonly terminal: number; readonly ext: ExtObj | null;
   readonly edit: ((ext: never) => unknown) | null; readonly edited: Map<number, ExtObj> | null;
   readonly refeed: Uint8Array; readonly refeedRun: boolean;
-  /** What the verdict does apart from its bytes (token, scanner state) by number (see groupId). */
-  gid?: number;
+  /** What the verdict does apart from its bytes (token, scanner state) by number, -1 until asked (see groupId). */
+  gid: number;
 }
 
 /** Bytes a scanner run has consumed, newest first (persistent list). */
@@ -564,7 +564,7 @@ export class GrammarRuntime {
    * the scanner state (or the state it sets). Verdicts of one group (see groupVerdict) share it.
    */
   groupId(v: VerdictObj): number {
-    if (v.gid !== undefined) return v.gid;
+    if (v.gid >= 0) return v.gid;
     const key = `${v.terminal}|${v.edit === null ? `x${v.ext ? v.ext.id : -1}` : `e${this.editId(v.edit)}`}`;
     let id = this.groupIds.get(key);
     if (id === undefined) { id = this.groupIds.size; this.groupIds.set(key, id); }
@@ -613,7 +613,7 @@ export class GrammarRuntime {
       if (this.verdicts.size >= RUN_INTERN_LIMIT) this.verdicts.clear(); // (old verdicts stay valid, just unshared)
       out = {
         verdict: true, terminal, ext, edit, edited: edit && edit !== keepExt ? new Map() : null,
-        refeed: Uint8Array.from(v.refeed), refeedRun: v.refeedRun === true,
+        refeed: Uint8Array.from(v.refeed), refeedRun: v.refeedRun === true, gid: -1,
       };
       this.verdicts.set(key, out);
     }
