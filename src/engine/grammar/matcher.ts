@@ -112,7 +112,9 @@ export class GrammarMatcher implements Matcher {
    * XGrammar's split into context-independent and context-dependent tokens, found by the walk.
    * Where many nodes are tainted, memos keyed by the kernels of the rows behind too narrow them
    * down (see replayDeep); past a lexeme boundary, large subtrees have core memos of their own
-   * (see subCore).
+   * (see subCore), and so do the siblings that take one scanner decision (a line's layout: see
+   * hubGroups). Inside a lexeme, subtrees whose every byte keeps the state as it is are taken
+   * whole (see loopsOn).
    */
   computeMask(): Uint32Array {
     this.stats.masks++;
