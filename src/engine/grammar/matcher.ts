@@ -70,7 +70,7 @@ interface DeepMask extends Replayable { extra: Int32Array }
 /**
  * Sibling nodes below trie node p whose deciding scanner run (the pair at index `q` of the
  * [slot, run] pairs alive at p, begun at `row`, having read `bytes`) decides alike (`gid`: see
- * GrammarRuntime.groupId) at zero-width depth `depth` (see GrammarMatcher.stepGroups): `at`,
+ * VerdictObj.gid) at zero-width depth `depth` (see GrammarMatcher.stepGroups): `at`,
  * their indices; `foreign`: deciding asked what the walk's tracker counts as foreign.
  */
 interface VerdictGroup { p: number; gid: number; q: number; row: Row; bytes: ByteList; v: VerdictObj; depth: number; at: number[]; foreign: boolean }
@@ -357,9 +357,15 @@ export class GrammarMatcher implements Matcher {
     return bits;
   }
 
+  /** Adds the tokens ending at trie node `node`. */
   private setTokens(node: number, mask: Uint32Array): void {
-    const { tokStart, tokens } = this.trie;
-    for (let k = tokStart[node]; k < tokStart[node + 1]; k++) { const t = tokens[k]; mask[t >>> 5] |= 1 << (t & 31); }
+    this.setRange(this.trie.tokStart[node], this.trie.tokStart[node + 1], mask);
+  }
+
+  /** Adds the tokens lo..hi of the trie's preorder token list (a node's, or a whole subtree's). */
+  private setRange(lo: number, hi: number, mask: Uint32Array): void {
+    const tokens = this.trie.tokens;
+    for (let k = lo; k < hi; k++) { const t = tokens[k]; mask[t >>> 5] |= 1 << (t & 31); }
   }
 
   /** The core-memo record being built by a tracking walk (see computeMask), else null. */
@@ -401,8 +407,7 @@ export class GrammarMatcher implements Matcher {
     if (slot >= 0) {
       const cache = this.rt.maskCacheFor(trie);
       if (this.loopsOn(cache, S.lex, this.runSetIdOf(cache, S.runs), slot)) {
-        const tokens = trie.tokens;
-        for (let q = tokStart[k + 1]; q < tokStart[next[k]]; q++) { const t = tokens[q]; mask[t >>> 5] |= 1 << (t & 31); }
+        this.setRange(tokStart[k + 1], tokStart[next[k]], mask);
         return;
       }
     }
@@ -717,7 +722,7 @@ export class GrammarMatcher implements Matcher {
     const v = this.rt.groupVerdict(pairs, b, ext, depth);
     if (v === null) return groups;
     const q = this.rt.decider;
-    const gid = this.rt.groupId(v);
+    const gid = v.gid;
     let g: VerdictGroup | undefined;
     if (groups === null) groups = [];
     else for (let x = groups.length - 1; x >= 0; x--) if (groups[x].p === p && groups[x].gid === gid && groups[x].q === q) { g = groups[x]; break; }
@@ -847,7 +852,7 @@ export class GrammarMatcher implements Matcher {
   private siblingGroups(p: number, nodes: number[], X: State, mask: Uint32Array, depth: number): Uint8Array | null {
     if (this.plainWalk || X.runs === null || X.fb || nodes.length < 2) return null;
     const runs = X.runs;
-    const pairs = runs.flatMap((r, i) => [i, r.run]);
+    const pairs = runPairs(runs);
     const byte = this.trie.byte;
     let groups: VerdictGroup[] | null = null;
     const slot = (q: number): RunSlot => runs[q >> 1];
@@ -967,7 +972,7 @@ export class GrammarMatcher implements Matcher {
     const base = depth[k];
     const lexStack: number[] = [S.lex];
     // scanner runs per depth, as interned run sets (-1: none)
-    const runStack: number[] = [S.runs ? this.runSetOf(cache, S.runs.flatMap((r, i) => [i, r.run])) : -1];
+    const runStack: number[] = [this.runSetIdOf(cache, S.runs)];
     const sets = cache.sets;
     // pending longest-match fallback per depth: -1 none, -2 the one of S (if any), else the node
     // where the lexeme last matched
@@ -1119,7 +1124,7 @@ export class GrammarMatcher implements Matcher {
   /** The run set (see runSetOf) of a state's runs, -1 for none (a single run's by a lookup on it). */
   private runSetIdOf(cache: MaskCache, runs: State['runs']): number {
     if (runs === null) return -1;
-    if (runs.length > 1) return this.runSetOf(cache, runs.flatMap((r, i) => [i, r.run]));
+    if (runs.length > 1) return this.runSetOf(cache, runPairs(runs));
     let id = cache.solo.get(runs[0].run);
     if (id === undefined) { id = this.runSetOf(cache, [0, runs[0].run]); cache.solo.set(runs[0].run, id); }
     return id;
@@ -1232,6 +1237,11 @@ function trackerFor(S: State, ck: CoreKey): ReadTracker {
   const runBytes = new Set<ByteList>();
   if (!ck.runBytes) for (const r of S.runs ?? []) if (r.bytes) runBytes.add(r.bytes);
   return { local: new Set(ck.rows), startId: S.row.id, foreign: 0, runBytes, trusted: ck.ended, trustedScans: ck.scans, fbStart: S.fb ? S.fb.S : null, extKeyed: ck.extKeyed };
+}
+
+/** A state's runs as [slot index, run] pairs, oldest first (the form of a run set: see runSetOf). */
+function runPairs(runs: readonly RunSlot[]): (number | RunObj)[] {
+  return runs.flatMap((r, i) => [i, r.run]);
 }
 
 /** ORs a token set into `mask`: as bits when it has them, else token by token. */

@@ -46,8 +46,11 @@ export interface VerdictObj {
   readonly verdict: true; readonly terminal: number; readonly ext: ExtObj | null;
   readonly edit: ((ext: never) => unknown) | null; readonly edited: Map<number, ExtObj> | null;
   readonly refeed: Uint8Array; readonly refeedRun: boolean;
-  /** What the verdict does apart from its bytes (token, scanner state) by number, -1 until asked (see groupId). */
-  gid: number;
+  /**
+   * What the verdict does apart from the bytes it re-reads (its token, and its edit of the scanner
+   * state or the state it sets) by number: verdicts of one group (see groupVerdict) share it.
+   */
+  readonly gid: number;
 }
 
 /** Bytes a scanner run has consumed, newest first (persistent list). */
@@ -559,20 +562,6 @@ export class GrammarRuntime {
     return this.afterRereading(runRow, bytes, v, this.verdictExt(v, base), depth + 1);
   }
 
-  /**
-   * A number for what verdict v does apart from the bytes it re-reads: its token and its edit of
-   * the scanner state (or the state it sets). Verdicts of one group (see groupVerdict) share it.
-   */
-  groupId(v: VerdictObj): number {
-    if (v.gid >= 0) return v.gid;
-    const key = `${v.terminal}|${v.edit === null ? `x${v.ext ? v.ext.id : -1}` : `e${this.editId(v.edit)}`}`;
-    let id = this.groupIds.get(key);
-    if (id === undefined) { id = this.groupIds.size; this.groupIds.set(key, id); }
-    return (v.gid = id);
-  }
-
-  private readonly groupIds = new Map<string, number>();
-
   /** The number of a scanner edit function (never reused). */
   private editId(edit: (ext: never) => unknown): number {
     let id = this.editIds.get(edit);
@@ -606,22 +595,25 @@ export class GrammarRuntime {
     if (terminal === undefined || terminal < 0) return null;
     const edit = typeof v.ext === 'function' ? v.ext as (ext: never) => unknown : null;
     const ext = edit ? null : this.internExt(v.ext);
-    const how = edit ? `e${this.editId(edit)}` : `x${ext!.id}`;
-    const key = `${terminal}|${how}|${v.refeedRun === true ? 1 : 0}|${v.refeed.join(',')}`;
+    const effect = `${terminal}|${edit ? `e${this.editId(edit)}` : `x${ext!.id}`}`;
+    const key = `${effect}|${v.refeedRun === true ? 1 : 0}|${v.refeed.join(',')}`;
     let out = this.verdicts.get(key);
     if (!out) {
       if (this.verdicts.size >= RUN_INTERN_LIMIT) this.verdicts.clear(); // (old verdicts stay valid, just unshared)
+      let gid = this.groupIds.get(effect);
+      if (gid === undefined) { gid = this.groupIds.size; this.groupIds.set(effect, gid); }
       out = {
         verdict: true, terminal, ext, edit, edited: edit && edit !== keepExt ? new Map() : null,
-        refeed: Uint8Array.from(v.refeed), refeedRun: v.refeedRun === true, gid: -1,
+        refeed: Uint8Array.from(v.refeed), refeedRun: v.refeedRun === true, gid,
       };
       this.verdicts.set(key, out);
     }
     return out;
   }
 
-  /** Interned verdicts (see verdictObj); scanner edit functions by number (never reused). */
+  /** Interned verdicts (see verdictObj); their group numbers (see VerdictObj.gid); scanner edit functions by number (never reused). */
   private verdicts = new Map<string, VerdictObj>();
+  private readonly groupIds = new Map<string, number>();
   private readonly editIds = new WeakMap<(ext: never) => unknown, number>();
   private editIdNext = 0;
 
