@@ -9,7 +9,7 @@ import { markKeywords } from './passes/keywords';
 import { leftFactor } from './passes/factor';
 
 /** Bump when the compiled format or any pass changes (invalidates on-disk caches). */
-export const COMPILER_VERSION = 'trellis-grammar-2';
+export const COMPILER_VERSION = 'trellis-grammar-3';
 
 /**
  * Compiles a parsed grammar.json document. `file` names it in errors; `scanner` supplies the

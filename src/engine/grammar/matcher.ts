@@ -597,7 +597,8 @@ export class GrammarMatcher implements Matcher {
   /**
    * Collects into the scratch buffer (`outScratch`) the tokens set in `bits` among the preorder
    * token ranges of nodes `outer` (ascending, topmost; from below each when `below`), outside the
-   * ranges of nodes `cut` (ascending, topmost, each inside one of `outer`), and returns how many:
+   * ranges of nodes `cut` (ascending, topmost; each inside one of `outer`, or above some: a deeper
+   * replay may taint a node on the way to a shallower memo's tainted one), and returns how many:
    * a memo's untainted tokens, at the cost of the ranges kept rather than of those cut.
    */
   private collectTokens(bits: Uint32Array, outer: ArrayLike<number>, below: boolean, cut: Int32Array): number {
@@ -608,6 +609,8 @@ export class GrammarMatcher implements Matcher {
     for (let o = 0; o < outer.length; o++) {
       const j = outer[o], end = next[j], hi = tokStart[end];
       while (c < cut.length && cut[c] < j) c++;
+      // (cut nodes are disjoint: only the last one before j may hold it)
+      if (c > 0 && next[cut[c - 1]] > j) continue;
       for (let q = tokStart[below ? j + 1 : j]; q < hi;) {
         if (c < cut.length && cut[c] < end && q >= tokStart[cut[c]]) { q = Math.max(q, tokStart[next[cut[c]]]); c++; continue; }
         const t = tokens[q++];

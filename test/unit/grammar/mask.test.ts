@@ -152,6 +152,34 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
     assert.ok(m.stats.subCoreHits > 1000 && m.stats.deepHits > 200, `subtree core hits: ${m.stats.subCoreHits}, deeper core hits: ${m.stats.deepHits}`);
   });
 
+  it('a deeper memo filled where its replay taints a node above the shallower memo\'s tainted one (`-` above `--}`) leaves that subtree out: masks in another file equal exact walks, JavaScript, 128k vocabulary', function () {
+    this.timeout(120_000);
+    if (!fs.existsSync(llama3Path)) this.skip();
+    const tok = Tokenizer.fromFile(llama3Path);
+    clearGrammarMemory();
+    const g = loadGrammar('javascript');
+    // Minified code fills the memos: at `const x=m.next` (two functions deep, so `--}}\n` is
+    // viable) the depth-3 memo's replay taints `-`, above the depth-2 memo's tainted `--}`. At
+    // `const targetListeners = this._` in runner.js (one function deep) the same keys meet, and
+    // `--}}\n` is not viable there (fails when the deeper memo keeps what lies below `--}`).
+    const fill = createMatcher(g, undefined, tok);
+    const minified = tok.encodeBytes(new Uint8Array(fs.readFileSync(path.resolve(__dirname, '../../../node_modules/refa/index.js')).subarray(0, 2_000)));
+    for (const id of minified) { fill.computeMask(); assert.ok(fill.consume(id)); }
+    const file = path.resolve(__dirname, '../../../node_modules/mocha/lib/runner.js');
+    const ids = tok.encodeBytes(new Uint8Array(fs.readFileSync(file).subarray(0, 12_000)));
+    const m = createMatcher(g, undefined, tok);
+    const deep0 = m.stats.deepHits;
+    for (let i = 0; i < 2_030; i++) {
+      if (i >= 1_980) {
+        const mask = m.computeMask(), exact = m.exactMask();
+        for (let w = 0; w < exact.length; w++) if (exact[w] !== mask[w]) assert.fail(`${file} at token ${i} (memos filled by minified code): mask differs from an exact walk in word ${w}`);
+      }
+      assert.ok(m.consume(ids[i]), `${file}: token ${i} rejected`);
+    }
+    assert.ok(m.stats.deepHits > deep0, 'no deeper memo was met');
+    clearGrammarMemory();
+  });
+
   it('Python memos are keyed by the delimiter stack, not the indent stack: shared across nesting, equal to exact walks where tokens decide a line\'s indentation', () => {
     // A vocabulary whose tokens run past a line break into the next line's first word (so a
     // layout decision, which reads the indent stack, happens inside a token), plus every byte.

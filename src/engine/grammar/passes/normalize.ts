@@ -202,7 +202,13 @@ export function normalize(g: TsGrammar, file: string): NormalizedGrammar {
   for (const e of g.extras ?? []) {
     let id: number;
     if (e.type === 'SYMBOL') id = symbolRef(e.name!, 'extras', undefined);
-    else if (e.type === 'STRING' || e.type === 'PATTERN' || e.type === 'TOKEN') id = tokenTerminal(e.type === 'TOKEN' ? e.content! : e, 'extras', false);
+    else if (e.type === 'PATTERN') {
+      // A bare pattern (whitespace) is a separator: a run of them is one lexeme, the same
+      // sequence of extras to the parser, so the lexer loops through whitespace instead of
+      // ending a lexeme at every byte (a mask walk then keeps `\n    ` inside one lexeme).
+      const source = `(?:${toRegex(e, 'extras')})+`;
+      id = addTerminal(`x:sep:${source}`, { name: `/${e.value}/`, kind: 'regex', immediate: false, prec: tokenPrec(e), source, flags: '', literal: undefined, rule: 'extras' });
+    } else if (e.type === 'STRING' || e.type === 'TOKEN') id = tokenTerminal(e.type === 'TOKEN' ? e.content! : e, 'extras', false);
     else throw new TrellisError(`${file}: extras entry of type ${e.type} is not supported`, 'grammar_invalid', file);
     if (id >= NT_BASE) throw new TrellisError(`${file}: extra "${e.name}" is a non-lexical rule, which Trellis does not support`, 'grammar_invalid', file);
     extras.push(id);
