@@ -231,6 +231,52 @@ function step(r: PyRun, c: number): StepOrAsk<PyExt, PyRun> {
   }
 }
 
+/** Bytes after which the layout run measures a line's indentation afresh. */
+const isLineStart = (c: number): boolean => c === NL || c === CR || c === FF;
+/** Bytes of a line key before the line's indentation (blank and comment lines) at most. */
+const LINE_KEY_BYTES = 64;
+
+/**
+ * The key of a layout run in a line's indentation (see ScannerHooks.lineKey): on this line a
+ * decision compares the column only with the indent levels above it and the highest one at or
+ * below it (dedents pop from the top; what is below is never looked at), and a tab counts 8
+ * wherever it stands, so those levels relative to the column decide, with the bytes before the
+ * indentation as they are (a comment line there sets `fci`, also kept relative).
+ */
+function lineKey(e: PyExt, r: PyRun, bytes: readonly number[]): string | null {
+  if (r.m !== 'L' || !r.eol || (r.sub ?? 0) !== 0) return null;
+  const c = r.ind ?? 0;
+  let last = -1;
+  for (let i = 0; i < bytes.length; i++) if (isLineStart(bytes[i])) last = i;
+  if (last < 0 || last + 1 > LINE_KEY_BYTES) return null;
+  let width = 0;
+  for (let i = last + 1; i < bytes.length; i++) {
+    if (bytes[i] === SP) width += 1;
+    else if (bytes[i] === TAB) width += 8;
+    else return null;
+  }
+  if (width !== c) return null;
+  let k = e.i.length - 1;
+  while (k > 0 && e.i[k] > c) k--;
+  const fci = r.fci ?? -1;
+  // (blank lines before: read again, they leave a run at a line's start whatever their number)
+  let blank = false;
+  for (let i = 0; i <= last && !blank; i++) if (bytes[i] === NL) blank = true;
+  for (let i = 0; i <= last && blank; i++) if (!isLineStart(bytes[i]) && bytes[i] !== SP && bytes[i] !== TAB) blank = false;
+  return `${r.v}|${fci === -1 ? 'n' : fci - c}|${e.d.join(',')}|${e.f}|${e.i.slice(k).map((x) => x - c).join(',')}|${blank ? 'blank' : bytes.slice(0, last + 1).join(',')}`;
+}
+
+/** Whether a token's bytes make no layout decision past the line they begin on (see ScannerHooks.sameLine). */
+function sameLine(bytes: Uint8Array): boolean {
+  let later = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (isLineStart(b)) later = true;
+    else if (later && b !== SP && b !== TAB) return false;
+  }
+  return true;
+}
+
 function eof(r: PyRun, ext: PyExt): ScannerVerdict<PyExt> | null {
   let res: StepOrAsk<PyExt, PyRun> = null;
   if (r.m === 'B' || r.m === 'L') {
@@ -250,6 +296,8 @@ export const pythonHooks: ScannerHooks<PyExt, PyRun> = {
   // (the delimiter stack, not only its top: a string's end pops it, and the key after is known)
   runKey: (ext) => ext.d.join(','),
   resolve: resolveLayout,
+  lineKey,
+  sameLine,
 };
 
 /**

@@ -327,6 +327,14 @@ export class GrammarMatcher implements Matcher {
     // indentation before Python's layout decision: nearly every token would be tainted). A
     // pending fallback: the key says only that there is one; a walk that uses it is tainted.
     const extKeyed = asks && S.ext !== null;
+    // Where the scanner keys a run in a line's indentation by less than the whole state (the
+    // indent stack relative to the line's column: see ScannerHooks.lineKey), that key stands for
+    // the state, the run and its bytes: every ask of the walk is on that line.
+    const lk = extKeyed && S.runs!.length === 1 ? this.lineKeyOf(S) : null;
+    if (lk !== null) {
+      const key = `${this.trie.id}|${S.lex}|l${lk}|${cached.id}${S.fb ? '|fb' : ''}`;
+      return { key, rows, ended, scans, runBytes: true, extKeyed };
+    }
     let key = `${this.trie.id}|${S.lex}|${S.ext ? (extKeyed ? `x${S.ext.id}` : S.ext.rk) : -1}|${cached.id}${S.fb ? '|fb' : ''}`;
     // The bytes of a run about to re-read them (a line's indentation before Python's NEWLINE) are
     // part of the key when short; else they are left out (a string's content, read once), and a
@@ -339,6 +347,34 @@ export class GrammarMatcher implements Matcher {
       }
     }
     return { key, rows, ended, scans, runBytes, extKeyed };
+  }
+
+  /**
+   * The scanner's line key of S's one run (see ScannerHooks.lineKey), where the vocabulary has
+   * no token that goes on past a line (ScannerHooks.sameLine, checked once per vocabulary);
+   * else null.
+   */
+  private lineKeyOf(S: State): string | null {
+    const hooks = this.rt.hooks;
+    if (!hooks?.lineKey || !hooks.sameLine) return null;
+    const cache = this.rt.maskCacheFor(this.trie);
+    if (cache.sameLine === undefined) cache.sameLine = this.everyToken(hooks.sameLine);
+    if (!cache.sameLine) return null;
+    const slot = S.runs![0];
+    const bytes: number[] = [];
+    for (let p = slot.bytes; p; p = p.prev) bytes.push(p.b);
+    return hooks.lineKey(S.ext!.data, slot.run.data, bytes.reverse());
+  }
+
+  /** Whether `test` holds for the bytes of every token of the vocabulary. */
+  private everyToken(test: (bytes: Uint8Array) => boolean): boolean {
+    const { byte, depth, tokStart } = this.trie;
+    const path = new Uint8Array(this.trie.maxDepth + 1);
+    for (let i = 1; i < this.trie.nodeCount; i++) {
+      path[depth[i] - 1] = byte[i];
+      if (tokStart[i + 1] > tokStart[i] && !test(path.subarray(0, depth[i]))) return false;
+    }
+    return true;
   }
 
   /**

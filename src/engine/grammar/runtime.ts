@@ -126,6 +126,8 @@ export interface MaskCache {
   /** The run set of each single run (see GrammarMatcher.runSetIdOf). */
   solo: Map<RunObj, number>;
   size: number;
+  /** Whether no token of the vocabulary reaches a later line (see ScannerHooks.sameLine); unset until asked. */
+  sameLine?: boolean;
 }
 const RUN_INTERN_LIMIT = 100_000;
 /** Words (4 bytes) of memoized masks per grammar runtime: 32 MB (2,000 masks at 128k tokens). */

@@ -77,6 +77,18 @@ export interface ScannerHooks<E = unknown, R = unknown> {
   runKey?(ext: E): string;
   /** Answers a step's `{ ask }` with the state the run began in (plain JSON in, as `step`). */
   resolve?(ext: E, ask: never): StepResult<E, R>;
+  /**
+   * A key for a run that will ask at its line's next significant byte (Python's layout run in a
+   * line's indentation), begun in state `ext`, having read `bytes` (oldest first): states with
+   * equal keys must get equal answers to every ask made on that line, also by the runs that the
+   * zero-width tokens it decides begin (they read those bytes again), and take equal steps
+   * otherwise. Python's holds the indent stack relative to the line's column, so a line start
+   * meets the memos of every nesting depth with the same shape. Null: none here. The engine uses
+   * it only where no token of the vocabulary reaches a later line (see `sameLine`).
+   */
+  lineKey?(ext: E, run: R, bytes: readonly number[]): string | null;
+  /** Whether every ask a run can make inside these bytes (one token's) is on the line they begin on. */
+  sameLine?(bytes: Uint8Array): boolean;
 }
 
 /** Per-language emulation module. */

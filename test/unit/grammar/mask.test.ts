@@ -210,6 +210,37 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
     clearGrammarMemory();
   });
 
+  it('Python line starts are keyed by the indent stack relative to the line\'s column where no token reaches a later line: the same shape at any depth meets one memo, equal to exact walks', () => {
+    const enc = new TextEncoder();
+    // every byte, plus indentation and blank-line tokens that end where a line's text would begin
+    const extra = ['  ', '    ', '        ', '\n', '\n    ', '\n\n        ', '\t'];
+    const vocab = [...Array.from({ length: 256 }, (_, i) => Uint8Array.of(i)), ...extra.map((w) => enc.encode(w))];
+    const tok: TokenizerLike = { vocabSize: vocab.length, tokenBytes: (i) => vocab[i], isSpecial: () => false, encodeBytes: () => [], decodeBytes: () => new Uint8Array(0), specialTokenId: () => undefined, preTokenizeBoundaries: (b) => [0, b.length] };
+    // each group: the same statement at the same level, or one level out (a dedent of the same
+    // width), at other depths and columns, after one or more blank lines, indented by spaces or tabs
+    const groups = [
+      ['def f():\n    x = 1\n    ', 'class A:\n    def f(self):\n        x = 1\n\n        ', 'if a:\n  if b:\n    x = 1\n    '],
+      ['def f():\n    if a:\n        x = 1\n    ', 'class A:\n    def f(self):\n        if a:\n            x = 1\n\n\n        '],
+      ['if a:\n\tif b:\n\t\tx = 1\n\t', 'class A:\n\tdef f(self):\n\t\tif a:\n\t\t\tx = 1\n\n\t\t'],
+    ];
+    let hits = 0, checked = 0;
+    clearGrammarMemory();
+    const g = loadGrammar('python');
+    for (const group of groups) {
+      for (const [n, text] of group.entries()) {
+        const m = createMatcher(g, undefined, tok);
+        assert.ok(m.consumeBytes(enc.encode(text)), text);
+        const before = m.stats.coreHits;
+        const mask = m.computeMask(), exact = m.exactMask();
+        if (n > 0) { checked++; if (m.stats.coreHits > before) hits++; }
+        for (let w = 0; w < exact.length; w++) if (exact[w] !== mask[w]) assert.fail(`after ${JSON.stringify(text)}: mask differs from an exact walk`);
+      }
+    }
+    // (fails when the key holds the whole indent stack: every depth is a new one)
+    assert.equal(hits, checked, `core hits at other depths: ${hits} of ${checked}`);
+    clearGrammarMemory();
+  });
+
   it('Python line starts: the tokens that take one layout decision are answered as a group by the state after it (newline, then each dedent), equal to exact walks, 128k vocabulary', function () {
     this.timeout(120_000);
     if (!fs.existsSync(llama3Path)) this.skip();
