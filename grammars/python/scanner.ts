@@ -260,10 +260,9 @@ function lineKey(e: PyExt, r: PyRun, bytes: readonly number[]): string | null {
   while (k > 0 && e.i[k] > c) k--;
   const fci = r.fci ?? -1;
   // (blank lines before: read again, they leave a run at a line's start whatever their number)
-  let blank = false;
-  for (let i = 0; i <= last && !blank; i++) if (bytes[i] === NL) blank = true;
-  for (let i = 0; i <= last && blank; i++) if (!isLineStart(bytes[i]) && bytes[i] !== SP && bytes[i] !== TAB) blank = false;
-  return `${r.v}|${fci === -1 ? 'n' : fci - c}|${e.d.join(',')}|${e.f}|${e.i.slice(k).map((x) => x - c).join(',')}|${blank ? 'blank' : bytes.slice(0, last + 1).join(',')}`;
+  const before = bytes.slice(0, last + 1);
+  const blank = before.includes(NL) && before.every((b) => isLineStart(b) || b === SP || b === TAB);
+  return `${r.v}|${fci === -1 ? 'n' : fci - c}|${e.d.join(',')}|${e.f}|${e.i.slice(k).map((x) => x - c).join(',')}|${blank ? 'blank' : before.join(',')}`;
 }
 
 /** Whether a token's bytes make no layout decision past the line they begin on (see ScannerHooks.sameLine). */
