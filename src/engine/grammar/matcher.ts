@@ -247,15 +247,17 @@ export class GrammarMatcher implements Matcher {
    * lexeme matched earlier, as `/` before `/*`) is in the key only as such (see
    * ReadTracker.fbStart). Null when that does not determine a walk (runs begun at older rows).
    * `depth` > 1 adds the kernels of the rows up to depth - 1 origin links behind the row (see
-   * replayDeep).
+   * replayDeep). Where no run or fallback is pending, the row after the lexeme's end stands
+   * for the row it began in (see endKey).
    */
-  private coreKey(S: State, depth = 1, trustScans = true): { key: string; rows: Row[]; ended: Boundary | null; scans: Set<Scanned> | null; runBytes: boolean; extKeyed: boolean } | null {
+  private coreKey(S: State, depth = 1, trustScans = true): CoreKey | null {
     const R = S.row;
     if (S.runs) for (const r of S.runs) if (r.row !== R) return null;
     const rt = this.rt;
     const lexer = rt.lexer;
     const bnd = S.lex >= 0 && !lexer.isStart(S.lex) && lexer.isAccepting(S.lex) ? rt.endLexeme(R, S.lex) : null;
     const ended = bnd && bnd.reads ? bnd : null;
+    if (ended && !S.runs && !S.fb) return this.endKey(S, ended, depth);
     const rows = ended ? [R, ended.row] : [R];
     // The rows after the external tokens the runs may emit at the next byte (Python's NEWLINE
     // after a line's indentation): kept like the lexeme's end, or every boundary of the walk
@@ -347,6 +349,42 @@ export class GrammarMatcher implements Matcher {
       }
     }
     return { key, rows, ended, scans, runBytes, extKeyed };
+  }
+
+  /**
+   * coreKey of a state whose lexeme in progress may end (`ended`), with no scanner run and no
+   * fallback pending: the row E that ending it makes, not the row R it is lexed in. A walk from
+   * S reads R only where a token ends the lexeme otherwise (a longer match into a keyword, an
+   * extra), or where it completes an item that began at R (`foo()` completing a call): those
+   * nodes are tainted; every other token goes on from E or stays inside the lexeme, so the memo
+   * is shared by every row the same identifier ends into E's positions from — which is most of
+   * them: an expression's end recurs more often than the statement shape it ends in.
+   */
+  private endKey(S: State, ended: Boundary, depth: number): CoreKey {
+    const E = ended.row;
+    const ckey = `ecore#${depth}`;
+    let cached = E.cache.get(ckey) as { id: number; older: Row[] } | undefined;
+    if (cached === undefined) {
+      const cls = new Map<Row, number>([[E, 0]]);
+      let core = `E${E.initial ? 'I' : ''}|${kernelKey(E, cls, depth === 1)}`;
+      const older: Row[] = [];
+      const keyed = new Set<Row>([E]);
+      let frontier: Row[] = [E];
+      for (let d = 1; d < depth; d++) {
+        const next: Row[] = [];
+        for (const X of frontier) for (const o of X.orig) if (!keyed.has(o)) { keyed.add(o); next.push(o); }
+        next.sort((a, b) => cls.get(a)! - cls.get(b)!);
+        for (const o of next) core += `/${cls.get(o)}:${o.initial ? 'I' : ''}${kernelKey(o, cls)}`;
+        older.push(...next);
+        frontier = next;
+      }
+      if (depth > 1) core += `#${depth}`;
+      cached = { id: this.rt.coreId(core), older };
+      E.cache.set(ckey, cached);
+    }
+    const rows = [E, ...cached.older];
+    const key = `${this.trie.id}|${S.lex}|${S.ext ? S.ext.rk : -1}|${cached.id}`;
+    return { key, rows, ended, scans: null, runBytes: false, extKeyed: false };
   }
 
   /**
@@ -1267,8 +1305,8 @@ export function createMatcher(grammar: CompiledGrammar, trie: unknown, tokenizer
   return new GrammarMatcher(grammar, tokenizer);
 }
 
-/** A core key as coreKey returns it. */
-type CoreKey = NonNullable<ReturnType<GrammarMatcher['coreKey']>>;
+/** A core key as coreKey returns it (see there). */
+interface CoreKey { key: string; rows: Row[]; ended: Boundary | null; scans: Set<Scanned> | null; runBytes: boolean; extKeyed: boolean }
 
 /** The read tracker of a walk that fills the core memo of key `ck` from state S. */
 function trackerFor(S: State, ck: CoreKey): ReadTracker {

@@ -354,7 +354,11 @@ export class GrammarRuntime {
 
   /** A walk's record of a lexeme end it used (cached or new); the key's own end is trusted. */
   private noteBoundary(b: Boundary | null): void {
-    if (this.track && b?.reads && b !== this.track.trusted) this.noteReads(b.reads, b.row);
+    const tr = this.track;
+    if (tr === null || b === null || b === tr.trusted) return;
+    if (b.reads) this.noteReads(b.reads, b.row);
+    // an extra ended: the row stays, and its start state is read (a row outside the key: foreign)
+    else if (!tr.local.has(b.row)) tr.foreign++;
   }
 
   private noteReads(reads: readonly Row[], produced: Row | null): void {

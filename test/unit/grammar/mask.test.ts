@@ -243,6 +243,26 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
     clearGrammarMemory();
   });
 
+  it('a lexeme that may end is keyed by the row its end makes, not the row it began in: `foo` ending an operand after `+` or `*` meets the memo of `foo` ending the whole right-hand side, equal to exact walks', () => {
+    const tok = bytesAnd(['foo', '();', ').', ' + ', ' = ', '.bar', '(x)', ' ? ', ';\n']);
+    // each pair: the second's lexeme is lexed after another row (`y +`, not `=`), ending into equal positions
+    const pairs = [['x = foo', 'x = y + foo'], ['f(a, foo', 'f(a, y * foo']];
+    clearGrammarMemory();
+    const g = loadGrammar('javascript');
+    for (const [first, second] of pairs) {
+      for (const text of [first, second]) {
+        const m = createMatcher(g, undefined, tok);
+        assert.ok(m.consumeBytes(enc.encode(text)), text);
+        const before = m.stats.coreHits;
+        const mask = m.computeMask(), exact = m.exactMask();
+        for (let w = 0; w < exact.length; w++) if (exact[w] !== mask[w]) assert.fail(`after ${JSON.stringify(text)}: mask differs from an exact walk`);
+        // (fails when the key holds the row the lexeme began in)
+        if (text === second) assert.ok(m.stats.coreHits > before, `after ${JSON.stringify(text)}: no core hit`);
+      }
+    }
+    clearGrammarMemory();
+  });
+
   it('Python line starts: the tokens that take one layout decision are answered as a group by the state after it (newline, then each dedent), equal to exact walks, 128k vocabulary', function () {
     this.timeout(120_000);
     if (!fs.existsSync(llama3Path)) this.skip();
