@@ -1040,11 +1040,36 @@ export class GrammarMatcher implements Matcher {
       e = byRuns?.get(rkey);
     } else e = cache.map.get(key);
     if (e) return e;
+    this.entryLevel++;
+    try { e = this.buildEntry(S, k, cache); } finally { this.entryLevel--; }
+    cache.size += (e.bits ? e.bits.length : e.count) + e.nodes.length * 3;
+    if (cache.size > MASK_CACHE_LIMIT) { cache.map.clear(); cache.withRuns.clear(); cache.sets.length = 0; cache.setIds.clear(); cache.loops.clear(); cache.solo.clear(); cache.size = 0; byRuns = undefined; }
+    if (!S.runs) cache.map.set(key, e);
+    else {
+      if (!byRuns) cache.withRuns.set(key, (byRuns = new Map()));
+      byRuns.set(rkey, e);
+    }
+    return e;
+  }
+
+  /** entry's token lists while it builds, per nesting level (see buildEntry). */
+  private readonly entryScratch: Int32Array[] = [];
+  private entryLevel = 0;
+
+  /** The walk that fills a new entry (see entry). */
+  private buildEntry(S: State, k: number, cache: MaskCache): MaskEntry {
     const { byte, depth, next, tokStart, tokens, below } = this.trie;
     const lexer = this.rt.lexer;
-    // (at most every token of the subtree)
-    const toks = new Int32Array(tokStart[next[k]] - tokStart[k]);
+    // (at most every token of the subtree, in a scratch list of this nesting level: a composed
+    // subtree's entry is built inside this one's)
+    const level = this.entryLevel - 1;
+    let toks = this.entryScratch[level];
+    const most = tokStart[next[k]] - tokStart[k];
+    if (toks === undefined || toks.length < most) toks = this.entryScratch[level] = new Int32Array(Math.max(most, 2 * (toks?.length ?? 0)));
     let nt = 0;
+    // composed entries kept as bits (see below), and how many tokens they hold
+    let parts: MaskEntry[] | null = null;
+    let partTokens = 0;
     const nodes: number[] = [], lexes: number[] = [], runsAt: ((number | RunObj)[] | null)[] = [];
     const base = depth[k];
     const lexStack: number[] = [S.lex];
@@ -1112,8 +1137,8 @@ export class GrammarMatcher implements Matcher {
         // shared by every lexer state that leads there (`ret`, `whi`, `sel`: each a state of its
         // own, for the keywords they may begin, all the generic identifier's one letter later).
         const ce = this.entry({ row: S.row, lex: nl, ext: S.ext, runs: null }, i);
-        toks.set(ce.tokens, nt);
-        nt += ce.tokens.length;
+        if (ce.bits) { (parts ??= []).push(ce); partTokens += ce.count; }
+        else { toks.set(ce.tokens!, nt); nt += ce.count; }
         // (its fallback "the state's own" is the one in effect here)
         const fq = fbStack[d], fl = fq >= 0 ? lexStack[depth[fq] - base] : -1;
         const fr = fq >= 0 && runStack[depth[fq] - base] >= 0 ? sets[runStack[depth[fq] - base]].pairs : null;
@@ -1129,22 +1154,18 @@ export class GrammarMatcher implements Matcher {
       }
       i++;
     }
-    e = { tokens: toks.slice(0, nt), nodes: Int32Array.from(nodes), lexes: Int32Array.from(lexes), runs: runsAt, fbNodes: Int32Array.from(fbNodes), fbLexes: Int32Array.from(fbLexes), fbRuns };
-    if (nt >= BITS_MIN_TOKENS) {
-      const bits = new Uint32Array((this.trie.vocabSize + 31) >>> 5);
+    // Large entries keep their tokens as bits only (a composed one's ORed in a word at a time),
+    // small ones as a list.
+    const count = nt + partTokens;
+    let bits: Uint32Array | undefined;
+    if (count >= BITS_MIN_TOKENS) {
+      bits = new Uint32Array((this.trie.vocabSize + 31) >>> 5);
+      if (parts !== null) for (const part of parts) { const pb = part.bits!; for (let w = 0; w < pb.length; w++) bits[w] |= pb[w]; }
       for (let q = 0; q < nt; q++) { const t = toks[q]; bits[t >>> 5] |= 1 << (t & 31); }
-      e.bits = bits;
-      cache.size += bits.length;
     }
-    cache.size += nt + nodes.length * 3;
-    if (cache.size > MASK_CACHE_LIMIT) { cache.map.clear(); cache.withRuns.clear(); cache.sets.length = 0; cache.setIds.clear(); cache.loops.clear(); cache.solo.clear(); cache.size = 0; byRuns = undefined; }
-    if (!S.runs) cache.map.set(key, e);
-    else {
-      if (!byRuns) cache.withRuns.set(key, (byRuns = new Map()));
-      byRuns.set(rkey, e);
-    }
-    return e;
+    return { tokens: bits ? null : toks.slice(0, nt), count, bits, nodes: Int32Array.from(nodes), lexes: Int32Array.from(lexes), runs: runsAt, fbNodes: Int32Array.from(fbNodes), fbLexes: Int32Array.from(fbLexes), fbRuns };
   }
+
 
   /**
    * Whether lexer state `lex` and run set `rs` (-1: none) both step to themselves, without a

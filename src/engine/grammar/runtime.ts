@@ -93,7 +93,10 @@ const NO_RUNS: readonly RunSlot[] = [];
  * (a lexeme ends, or a scanner run emits a token), with the state just before them.
  */
 export interface MaskEntry {
-  tokens: Int32Array;
+  /** The tokens, where there are fewer than fill `bits` (null: see `bits`). */
+  tokens: Int32Array | null;
+  /** How many. */
+  count: number;
   /** Boundary nodes. */
   nodes: Int32Array;
   /** Lexer state before each boundary node. */
@@ -108,7 +111,7 @@ export interface MaskEntry {
   fbNodes: Int32Array;
   fbLexes: Int32Array;
   fbRuns: ((number | RunObj)[] | null)[];
-  /** The same tokens as a bitset, for large entries. */
+  /** The tokens as a bitset, for large entries (then `tokens` is null). */
   bits?: Uint32Array;
 }
 
