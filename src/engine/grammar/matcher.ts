@@ -305,20 +305,9 @@ export class GrammarMatcher implements Matcher {
       }
       after += `|${kernelKey(R, cls, open)}`;
       for (let i = 1; i < rows.length; i++) after += `>${kernelKey(rows[i], cls, open)}`;
-      let core = `${R.initial ? 'I' : ''}${after}${ended ? '' : '>'}${vkey}`;
-      // depth d > 1: the kernels of the rows d - 1 origin links back from R too, each by its class
+      // depth d > 1: the kernels of the rows d - 1 origin links back from R too
       const older: Row[] = [];
-      const keyed = new Set<Row>(rows);
-      let frontier: Row[] = [R];
-      for (let d = 1; d < depth; d++) {
-        const next: Row[] = [];
-        for (const X of frontier) for (const o of X.orig) if (!keyed.has(o)) { keyed.add(o); next.push(o); }
-        next.sort((a, b) => cls.get(a)! - cls.get(b)!);
-        for (const o of next) core += `/${cls.get(o)}:${o.initial ? 'I' : ''}${kernelKey(o, cls)}`;
-        older.push(...next);
-        frontier = next;
-      }
-      if (depth > 1) core += `#${depth}`;
+      const core = `${R.initial ? 'I' : ''}${after}${ended ? '' : '>'}${vkey}${olderKernels(R, rows, cls, depth, older)}`;
       // (memo keys hold the core by a number: short keys hash fast)
       cached = { id: this.rt.coreId(core), older };
       R.cache.set(ckey, cached);
@@ -366,19 +355,8 @@ export class GrammarMatcher implements Matcher {
     let cached = E.cache.get(ckey) as { id: number; older: Row[] } | undefined;
     if (cached === undefined) {
       const cls = new Map<Row, number>([[E, 0]]);
-      let core = `E${E.initial ? 'I' : ''}|${kernelKey(E, cls, depth === 1)}`;
       const older: Row[] = [];
-      const keyed = new Set<Row>([E]);
-      let frontier: Row[] = [E];
-      for (let d = 1; d < depth; d++) {
-        const next: Row[] = [];
-        for (const X of frontier) for (const o of X.orig) if (!keyed.has(o)) { keyed.add(o); next.push(o); }
-        next.sort((a, b) => cls.get(a)! - cls.get(b)!);
-        for (const o of next) core += `/${cls.get(o)}:${o.initial ? 'I' : ''}${kernelKey(o, cls)}`;
-        older.push(...next);
-        frontier = next;
-      }
-      if (depth > 1) core += `#${depth}`;
+      const core = `E${E.initial ? 'I' : ''}|${kernelKey(E, cls, depth === 1)}${olderKernels(E, [E], cls, depth, older)}`;
       cached = { id: this.rt.coreId(core), older };
       E.cache.set(ckey, cached);
     }
@@ -1166,7 +1144,6 @@ export class GrammarMatcher implements Matcher {
     return { tokens: bits ? null : toks.slice(0, nt), count, bits, nodes: Int32Array.from(nodes), lexes: Int32Array.from(lexes), runs: runsAt, fbNodes: Int32Array.from(fbNodes), fbLexes: Int32Array.from(fbLexes), fbRuns };
   }
 
-
   /**
    * Whether lexer state `lex` and run set `rs` (-1: none) both step to themselves, without a
    * boundary, on every byte of summary `slot` (see FlatTrie.below), or, where its paths are
@@ -1408,6 +1385,27 @@ function lowerBound(a: Int32Array, x: number): number {
     if (a[mid] < x) lo = mid + 1; else hi = mid;
   }
   return lo;
+}
+
+/**
+ * The part of a core key of depth > 1 (see GrammarMatcher.replayDeep): the kernels of the rows up
+ * to depth - 1 origin links back from X (those not among `keyed`), each by its class in `cls`;
+ * those rows are appended to `older`. Empty at depth 1.
+ */
+function olderKernels(X: Row, keyed: readonly Row[], cls: Map<Row, number>, depth: number, older: Row[]): string {
+  if (depth <= 1) return '';
+  let out = '';
+  const seen = new Set<Row>(keyed);
+  let frontier: Row[] = [X];
+  for (let d = 1; d < depth; d++) {
+    const next: Row[] = [];
+    for (const F of frontier) for (const o of F.orig) if (!seen.has(o)) { seen.add(o); next.push(o); }
+    next.sort((a, b) => cls.get(a)! - cls.get(b)!);
+    for (const o of next) out += `/${cls.get(o)}:${o.initial ? 'I' : ''}${kernelKey(o, cls)}`;
+    older.push(...next);
+    frontier = next;
+  }
+  return `${out}#${depth}`;
 }
 
 /**

@@ -93,9 +93,9 @@ const NO_RUNS: readonly RunSlot[] = [];
  * (a lexeme ends, or a scanner run emits a token), with the state just before them.
  */
 export interface MaskEntry {
-  /** The tokens, where there are fewer than fill `bits` (null: see `bits`). */
+  /** The tokens as a list, where there are too few for `bits` (else null). */
   tokens: Int32Array | null;
-  /** How many. */
+  /** How many tokens. */
   count: number;
   /** Boundary nodes. */
   nodes: Int32Array;
