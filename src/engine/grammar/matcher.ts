@@ -1018,8 +1018,8 @@ export class GrammarMatcher implements Matcher {
       e = byRuns?.get(rkey);
     } else e = cache.map.get(key);
     if (e) return e;
-    this.entryLevel++;
-    try { e = this.buildEntry(S, k, cache); } finally { this.entryLevel--; }
+    const level = this.entryLevel++;
+    try { e = this.buildEntry(S, k, cache, level); } finally { this.entryLevel = level; }
     cache.size += (e.bits ? e.bits.length : e.count) + e.nodes.length * 3;
     if (cache.size > MASK_CACHE_LIMIT) { cache.map.clear(); cache.withRuns.clear(); cache.sets.length = 0; cache.setIds.clear(); cache.loops.clear(); cache.solo.clear(); cache.size = 0; byRuns = undefined; }
     if (!S.runs) cache.map.set(key, e);
@@ -1034,13 +1034,12 @@ export class GrammarMatcher implements Matcher {
   private readonly entryScratch: Int32Array[] = [];
   private entryLevel = 0;
 
-  /** The walk that fills a new entry (see entry). */
-  private buildEntry(S: State, k: number, cache: MaskCache): MaskEntry {
+  /** The walk that fills a new entry (see entry), `level` entries deep in building ones. */
+  private buildEntry(S: State, k: number, cache: MaskCache, level: number): MaskEntry {
     const { byte, depth, next, tokStart, tokens, below } = this.trie;
     const lexer = this.rt.lexer;
     // (at most every token of the subtree, in a scratch list of this nesting level: a composed
     // subtree's entry is built inside this one's)
-    const level = this.entryLevel - 1;
     let toks = this.entryScratch[level];
     const most = tokStart[next[k]] - tokStart[k];
     if (toks === undefined || toks.length < most) toks = this.entryScratch[level] = new Int32Array(Math.max(most, 2 * (toks?.length ?? 0)));
