@@ -9,7 +9,7 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { type Command, UsageError } from '../command';
 import { Tokenizer } from '../../engine/tokenizer';
-import { loadGrammar, createMatcher, clearGrammarMemory } from '../../engine/grammar';
+import { loadGrammar, createMatcher, clearGrammarMemory, type MaskStateKind } from '../../engine/grammar';
 import { findPackageFile } from '../../engine/grammar/load';
 import { flatTrieOf } from '../../engine/grammar/vocab-trie';
 import { runtimeOf } from '../../engine/grammar/runtime';
@@ -75,7 +75,15 @@ export interface MaskBenchRow {
   cachedLoadMs: number;
   /** Mask times per file (one file can dominate: a minified bundle is a new parse state at nearly every token). */
   byFile: { file: string; maskUs: Percentiles }[];
+  /**
+   * The masks by how they were answered (`exact` memo, `core` memo, or a `walk` of the trie) and
+   * what the state was in (see MaskStateKind), with how many took over a millisecond: where the
+   * slowest 1% comes from. Most over-1 ms count first.
+   */
+  byKind: MaskKindRow[];
 }
+
+export interface MaskKindRow { answer: 'exact' | 'core' | 'walk'; state: MaskStateKind; masks: number; over1ms: number }
 
 let collect: (() => void) | null | undefined;
 
@@ -166,6 +174,7 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
       const cachedLoadMs = performance.now() - t0;
       const maskUs: number[] = [], allowsUs: number[] = [];
       let tokens = 0, rejected = 0, allowedSum = 0, memoHits = 0, coreHits = 0;
+      const kinds = new Map<string, MaskKindRow>();
       const list = files[language] ?? [];
       if (opts.warmupTokens && list.length) {
         const ids = tokenizer.encodeBytes(new Uint8Array(fs.readFileSync(list[0]!).subarray(0, FILE_BYTES))).slice(0, opts.warmupTokens);
@@ -190,9 +199,17 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
             let s = performance.now();
             const hits0 = m.stats.maskHits, core0 = m.stats.coreHits;
             const mask = m.computeMask();
-            maskUs.push((performance.now() - s) * 1000);
+            const us = (performance.now() - s) * 1000;
+            maskUs.push(us);
             memoHits += m.stats.maskHits - hits0;
             coreHits += m.stats.coreHits - core0;
+            // (classified after the timing: the state is the one the mask was computed for)
+            const answer = m.stats.maskHits > hits0 ? 'exact' : m.stats.coreHits > core0 ? 'core' : 'walk';
+            const state = m.stateKind();
+            let k = kinds.get(`${answer} ${state}`);
+            if (!k) kinds.set(`${answer} ${state}`, (k = { answer, state, masks: 0, over1ms: 0 }));
+            k.masks++;
+            if (us > 1000) k.over1ms++;
             let c = 0;
             for (let w = 0; w < mask.length; w++) c += popcount(mask[w]);
             allowedSum += c / tokenizer.vocabSize;
@@ -212,6 +229,7 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
         memoHitRate: Math.round((memoHits / Math.max(1, maskUs.length)) * 1000) / 1000,
         coreHitRate: Math.round((coreHits / Math.max(1, maskUs.length)) * 1000) / 1000,
         compileMs: Math.round(compileMs), cachedLoadMs: Math.round(cachedLoadMs * 10) / 10, byFile,
+        byKind: [...kinds.values()].sort((a, b) => b.over1ms - a.over1ms || b.masks - a.masks),
       });
     }
   }
@@ -229,7 +247,10 @@ Teacher-forces real files through the grammar matcher and times full masks and a
 --mode window: at N consecutive tokens a third into each file (a mask also asked, untimed, at
   every token before them);
 --mode spread: at N tokens spread over the files, nothing asked in between (cold caches, the
-  worst case).`,
+  worst case).
+Each row also counts the masks over 1 ms by how they were answered (exact memo, core memo, or a
+walk of the vocabulary trie) and what the parser state was in (a lexeme that may end, a pending
+scanner run such as a line's indentation, whitespace or a comment, a lexeme start…).`,
   async run(argv) {
     let values: { language?: string[]; tokenizer?: string[]; masks?: string; json?: boolean; mode?: string };
     try {
@@ -245,6 +266,8 @@ Teacher-forces real files through the grammar matcher and times full masks and a
     for (const r of rows) {
       console.log(`${r.language.padEnd(11)} ${r.vocabulary.padEnd(8)} ${String(r.vocabSize).padEnd(7)} ${String(r.tokens).padStart(6)} ${String(r.rejected).padStart(3)}  ${`${r.maskUs.p50}/${r.maskUs.p99}/${r.maskUs.max}`.padEnd(24)} ${String(r.over1msShare).padEnd(10)} ${`${r.allowsUs.p50}/${r.allowsUs.p99}/${r.allowsUs.max}`.padEnd(22)} ${String(r.allowedFraction).padEnd(8)} ${String(r.memoHitRate).padEnd(10)} ${String(r.coreHitRate).padEnd(10)} ${String(r.compileMs).padEnd(11)} ${r.cachedLoadMs}`);
       for (const b of r.byFile) console.log(`  ${b.file.padEnd(46)} mask µs ${b.maskUs.p50}/${b.maskUs.p99}/${b.maskUs.max} (${b.maskUs.n})`);
+      const slow = r.byKind.filter((k) => k.over1ms > 0);
+      if (slow.length) console.log(`  over 1 ms by answer and state: ${slow.map((k) => `${k.answer} ${k.state} ${k.over1ms}/${k.masks}`).join(', ')}`);
     }
     return 0;
   },

@@ -33,6 +33,15 @@ const MAX_KEY_DEPTH = 3;
 /** Tainted nodes of a core memo from which a deeper one is looked for. */
 const DEEP_MIN_TAINT = 32;
 
+/**
+ * What a parser state is in, for benchmarks (see GrammarMatcher.stateKind): a lexeme that may end
+ * here into a parser row (`x = foo`); one that may end as whitespace or a comment (`extra`); one
+ * that cannot end yet (`inside-lexeme`: `tr` of `true`); nothing in progress (`lexeme-start`); an
+ * external scanner run pending (`scanner-run`: a line's indentation in Python, a template's text);
+ * a longest-match fallback pending (`fallback`: `/` before `/*`).
+ */
+export type MaskStateKind = 'lexeme-end' | 'extra' | 'inside-lexeme' | 'lexeme-start' | 'scanner-run' | 'fallback';
+
 /** Counters for benchmarks. */
 export interface MatcherStats { masks: number; maskHits: number; coreHits: number; deepHits: number; subCoreHits: number; groupHits: number; nodesVisited: number }
 
@@ -1276,6 +1285,18 @@ export class GrammarMatcher implements Matcher {
       this.state = s;
     }
     return i;
+  }
+
+  /** What the current state is in (see MaskStateKind). */
+  stateKind(): MaskStateKind {
+    const S = this.state;
+    const lexer = this.rt.lexer;
+    if (S.fb) return 'fallback';
+    if (S.runs || S.lex < 0) return 'scanner-run';
+    if (lexer.isStart(S.lex)) return 'lexeme-start';
+    if (!lexer.isAccepting(S.lex)) return 'inside-lexeme';
+    const end = this.rt.endLexeme(S.row, S.lex);
+    return end === null ? 'inside-lexeme' : end.reads ? 'lexeme-end' : 'extra';
   }
 
   /** Examples of the lexemes allowed next, seen through a pending scanner run (examples.ts). */

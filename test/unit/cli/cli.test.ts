@@ -112,3 +112,22 @@ describe('cli: complete / infill / info (dist/cli.js, real model)', function () 
     assertUsageFailure(run('complete', bin, '--at', '1:1', '--model', MODEL_DIR), /NUL bytes/);
   });
 });
+
+describe('cli: bench mask (dist/cli.js)', function () {
+  this.timeout(120000);
+
+  it('counts every timed mask once by how it was answered and what its state was in', () => {
+    const r = run('bench', 'mask', '--language', 'json', '--tokenizer', 'tiny', '--mode', 'spread', '--masks', '20', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const [row] = JSON.parse(r.stdout) as { maskUs: { n: number }; over1msShare: number; byKind: { answer: string; state: string; masks: number; over1ms: number }[] }[];
+    assert.ok(row.maskUs.n >= 20, `masks: ${row.maskUs.n}`);
+    assert.equal(row.byKind.reduce((n, k) => n + k.masks, 0), row.maskUs.n);
+    assert.equal(row.byKind.reduce((n, k) => n + k.over1ms, 0), Math.round(row.over1msShare * row.maskUs.n));
+    for (const k of row.byKind) {
+      assert.ok(['exact', 'core', 'walk'].includes(k.answer), k.answer);
+      assert.ok(['lexeme-end', 'extra', 'inside-lexeme', 'lexeme-start', 'scanner-run', 'fallback'].includes(k.state), k.state);
+    }
+    // the first mask of each language is a walk from the start of a file
+    assert.ok(row.byKind.some((k) => k.answer === 'walk' && k.state === 'lexeme-start'));
+  });
+});

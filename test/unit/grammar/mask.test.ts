@@ -5,7 +5,7 @@ import { Tokenizer } from '../../../src/engine/tokenizer';
 import { createMatcher, loadGrammar, clearGrammarMemory } from '../../../src/engine/grammar';
 import { runtimeOf, type State } from '../../../src/engine/grammar/runtime';
 import type { TokenizerLike } from '../../../src/engine/interfaces';
-import { grammar } from './helpers';
+import { grammar, matcher } from './helpers';
 
 /**
  * Brute force: on sampled positions of real files, the mask holds exactly the tokens `allows`
@@ -381,5 +381,24 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
     const tok = Tokenizer.fromFile(llama3Path);
     const js = checkCoreMemo('javascript', path.resolve(__dirname, '../../../node_modules/mocha/lib/runner.js'), tok, 16_000);
     assert.ok(js > 500, `core hits: ${js}`);
+  });
+});
+
+describe('grammar engine: what a state is in (the mask benchmark counts its slow masks by it)', () => {
+  it('tells a lexeme that may end from whitespace, an unfinished lexeme, a lexeme start, a pending scanner run and a fallback', () => {
+    const enc = new TextEncoder();
+    const kindAfter = (lang: string, text: string) => {
+      const m = matcher(lang);
+      assert.ok(m.consumeBytes(enc.encode(text)), `${lang}: ${JSON.stringify(text)} rejected`);
+      return m.stateKind();
+    };
+    assert.equal(kindAfter('json', ''), 'lexeme-start');
+    assert.equal(kindAfter('json', '{"a": 12'), 'lexeme-end');
+    assert.equal(kindAfter('json', '{"a": 1 '), 'extra');
+    assert.equal(kindAfter('json', '{"a": tr'), 'inside-lexeme');
+    assert.equal(kindAfter('javascript', 'x = foo'), 'lexeme-end');
+    assert.equal(kindAfter('javascript', '/* a'), 'fallback');
+    // Python after a line break: the scanner decides the layout at the next significant byte
+    assert.equal(kindAfter('python', 'if x:\n    y = 1\n  '), 'scanner-run');
   });
 });
