@@ -83,6 +83,7 @@ export interface MaskBenchRow {
   byKind: MaskKindRow[];
 }
 
+/** Masks answered one way from states of one kind (see MaskBenchRow.byKind), and how many of them took over 1 ms. */
 export interface MaskKindRow { answer: 'exact' | 'core' | 'walk'; state: MaskStateKind; masks: number; over1ms: number }
 
 let collect: (() => void) | null | undefined;

@@ -76,7 +76,7 @@ function masksSection(bench?: SuiteResult): ReportSection {
   };
   // Where the masks over 1 ms come from (benchmarks before this field have none).
   const kinds: ReportTable = {
-    columns: ['language', 'vocabulary', 'answered by', 'state', 'masks', 'over 1 ms', 'share of all masks over 1 ms'],
+    columns: ['language', 'vocabulary', 'answered by', 'state', 'masks', 'over 1 ms', 'share of the row\'s masks over 1 ms'],
     rows: data.flatMap((r) => {
       const slow = (r.byKind ?? []).filter((k) => k.over1ms > 0);
       const total = slow.reduce((n, k) => n + k.over1ms, 0);
