@@ -386,7 +386,6 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
 
 describe('grammar engine: what a state is in (the mask benchmark counts its slow masks by it)', () => {
   it('tells a lexeme that may end from whitespace, an unfinished lexeme, a lexeme start, a pending scanner run and a fallback', () => {
-    const enc = new TextEncoder();
     const kindAfter = (lang: string, text: string) => {
       const m = matcher(lang);
       assert.ok(m.consumeBytes(enc.encode(text)), `${lang}: ${JSON.stringify(text)} rejected`);
