@@ -99,6 +99,7 @@ export class GrammarMatcher implements Matcher {
   constructor(readonly grammar: CompiledGrammar, private readonly tokenizer: TokenizerLike) {
     this.rt = runtimeOf(grammar);
     this.trie = flatTrieOf(tokenizer);
+    this.rt.fitVocabulary(this.trie.vocabSize);
     this.state = this.rt.newInitialState();
   }
 

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { LruMemo } from '../../../src/engine/grammar/runtime';
+import { LruMemo, GrammarRuntime } from '../../../src/engine/grammar/runtime';
+import { loadGrammar } from '../../../src/engine/grammar';
 
 describe('grammar mask memo', () => {
   it('evicts the least recently used entries past its word limit, not everything', () => {
@@ -18,5 +19,40 @@ describe('grammar mask memo', () => {
     // setting a key again replaces it without counting it twice
     memo.set('e', 'E2', 24);
     assert.deepEqual(['d', 'e'].map((k) => memo.get(k)), ['D', 'E2']);
+  });
+
+  it('keeps evicting the oldest entries as stores go on past the limit', () => {
+    // room for five entries of 4 words
+    const memo = new LruMemo<number>(5 * 20);
+    const present = (keys: number[]) => keys.filter((k) => memo.get(`k${k}`) !== undefined);
+    for (let i = 0; i < 1000; i++) {
+      memo.set(`k${i}`, i, 4);
+      if (i >= 4 && i % 97 === 0) assert.deepEqual(present([i - 5, i - 4, i - 3, i - 2, i - 1, i]), [i - 4, i - 3, i - 2, i - 1, i]);
+    }
+    // an entry used while in the older half moves to the young end and outlives two younger ones
+    memo.get('k996'); // older half: moved
+    memo.set('k1000', 1000, 4);
+    memo.set('k1001', 1001, 4);
+    memo.set('k1002', 1002, 4);
+    assert.deepEqual(present([996, 997, 998, 999, 1000, 1001, 1002]), [996, 999, 1000, 1001, 1002]);
+    // one entry over the limit alone is not kept, and the memo goes on working after it
+    memo.set('big', -1, 200);
+    assert.equal(memo.get('big'), undefined);
+    memo.set('k1003', 1003, 4);
+    assert.equal(memo.get('k1003'), 1003);
+  });
+
+  it('gives the core memo room for 6,000 masks of the largest vocabulary a matcher used, up to 128 MB', () => {
+    const rt = new GrammarRuntime(loadGrammar('json')); // (a runtime of its own: no other test's matchers)
+    const before = rt.coreMemo.capacity;
+    assert.equal(before, 6_000_000);
+    rt.fitVocabulary(4096); // (small masks: the floor holds far more than 6,000)
+    assert.equal(rt.coreMemo.capacity, before);
+    rt.fitVocabulary(128_256);
+    assert.equal(rt.coreMemo.capacity, 6000 * 4008);
+    rt.fitVocabulary(32_000);
+    assert.equal(rt.coreMemo.capacity, 6000 * 4008, 'a smaller vocabulary leaves the room as it is');
+    rt.fitVocabulary(262_144);
+    assert.equal(rt.coreMemo.capacity, 32_000_000);
   });
 });
