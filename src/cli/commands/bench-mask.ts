@@ -16,8 +16,12 @@ import { runtimeOf } from '../../engine/grammar/runtime';
 
 /** Bytes of each file teacher-forced (keeps one large file from dominating the run). */
 const FILE_BYTES = 24_000;
+/** Bytes of each file in the session mode (many files, a shorter stretch of each). */
+const SESSION_FILE_BYTES = 12_000;
+/** Files per language in the session mode, by default. */
+const SESSION_FILES = 45;
 
-export type MaskBenchMode = 'whole' | 'window' | 'spread';
+export type MaskBenchMode = 'whole' | 'window' | 'spread' | 'session';
 
 export interface MaskBenchOptions {
   /** Languages (default python, json, javascript, typescript). */
@@ -34,8 +38,13 @@ export interface MaskBenchOptions {
    * memos empty at the start of each language. `window`: `masks` consecutive positions a third
    * into the files, a mask also asked (untimed) at every position before them. `spread`: `masks`
    * positions spread over the files, nothing asked in between (cold caches, the worst case).
+   * `session`: like `whole`, over many files one after another in one runtime (`sessionFiles`
+   * of them, the first SESSION_FILE_BYTES of each: see sessionBenchFiles), as a long editing
+   * session asks for masks; the row's `warm` holds the masks after its first third of files.
    */
   mode?: MaskBenchMode;
+  /** Files per language in the session mode (default SESSION_FILES). */
+  sessionFiles?: number;
   /**
    * Untimed masks at the first N tokens of the first file before anything is timed (the XGrammar
    * comparison warms XGrammar's WASM the same way; default 0).
@@ -81,6 +90,10 @@ export interface MaskBenchRow {
    * slowest 1% comes from. Most over-1 ms count first.
    */
   byKind: MaskKindRow[];
+  /** Session mode: the masks after the first third of the files (the memos have met code by then). */
+  warm?: { fromFile: number; masks: number; maskUs: Percentiles; over1msShare: number };
+  /** Session mode: the grammar runtime's mask memos at the end, in MiB (exact, core and subtree memos). */
+  memoMiB?: number;
 }
 
 /** Masks answered one way from states of one kind (see MaskBenchRow.byKind), and how many of them took over 1 ms. */
@@ -116,6 +129,11 @@ function pct(xs: number[]): Percentiles {
   return { n: s.length, p50: r(at(0.5)), p99: r(at(0.99)), max: r(s.length ? s[s.length - 1] : NaN) };
 }
 
+/** Share of the masks that took over a millisecond, to 0.1%. */
+function share1ms(us: number[]): number {
+  return Math.round((us.filter((x) => x > 1000).length / Math.max(1, us.length)) * 1000) / 1000;
+}
+
 /** A file as `package/path` inside node_modules, else relative to the working directory when inside it. */
 function shortName(f: string): string {
   const at = f.lastIndexOf('node_modules' + path.sep);
@@ -130,6 +148,41 @@ function repoFile(rel: string): string | undefined {
     if (fs.existsSync(f)) return f;
   }
   return undefined;
+}
+
+/**
+ * Files for the session mode: up to `n` real files of the language other than the whole
+ * mode's, spread over a sorted list (the same on every machine with the same Python and
+ * node_modules): Python's standard library; JavaScript files in node_modules that are not
+ * minified (lines under 100 bytes on average); TypeScript sources (not declarations) in
+ * node_modules. Other languages: the whole mode's files.
+ */
+export function sessionBenchFiles(language: string, n: number): string[] {
+  const taken = new Set(defaultBenchFiles()[language] ?? []);
+  let all: string[] = [];
+  const modules = findPackageFile('mocha', 'package.json');
+  const nm = modules ? path.resolve(path.dirname(modules), '..') : null;
+  const big = (f: string) => { try { return fs.statSync(f).size >= 6000; } catch { return false; } };
+  if (language === 'python') {
+    const lib = '/usr/lib/python3.11';
+    if (fs.existsSync(lib)) all = fs.readdirSync(lib).filter((f) => f.endsWith('.py')).map((f) => path.join(lib, f));
+  } else if ((language === 'javascript' || language === 'typescript') && nm) {
+    const ext = language === 'javascript' ? '.js' : '.ts';
+    all = (fs.readdirSync(nm, { recursive: true }) as string[])
+      .filter((f) => f.endsWith(ext) && !f.endsWith('.d.ts') && !f.startsWith(`typescript${path.sep}`))
+      .map((f) => path.join(nm, f));
+  } else return defaultBenchFiles()[language] ?? [];
+  all = all.filter((f) => !taken.has(f) && big(f)).sort();
+  if (language === 'javascript') {
+    all = all.filter((f) => {
+      const head = fs.readFileSync(f).subarray(0, SESSION_FILE_BYTES);
+      let lines = 1;
+      for (const b of head) if (b === 10) lines++;
+      return head.length / lines < 100;
+    });
+  }
+  const step = Math.max(1, Math.floor(all.length / n));
+  return all.filter((_, i) => i % step === 0).slice(0, n);
 }
 
 /** Real files per language found on this machine. */
@@ -155,7 +208,9 @@ function tokenizerPath(name: string): string | undefined {
 export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBenchRow[]> {
   const languages = opts.languages ?? ['python', 'json', 'javascript', 'typescript'];
   const tokNames = opts.tokenizers ?? ['tiny', 'llama3'];
-  const files = opts.files ?? defaultBenchFiles();
+  const session = opts.mode === 'session';
+  const files = opts.files ?? (session ? null : defaultBenchFiles());
+  const fileBytes = session ? SESSION_FILE_BYTES : FILE_BYTES;
   const budget = opts.masks ?? 200;
   const rows: MaskBenchRow[] = [];
   for (const tn of tokNames) {
@@ -176,20 +231,23 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
       const maskUs: number[] = [], allowsUs: number[] = [];
       let tokens = 0, rejected = 0, allowedSum = 0, memoHits = 0, coreHits = 0;
       const kinds = new Map<string, MaskKindRow>();
-      const list = files[language] ?? [];
+      const list = files ? files[language] ?? [] : sessionBenchFiles(language, opts.sessionFiles ?? SESSION_FILES);
+      const warmFrom = session ? Math.floor(list.length / 3) : 0;
+      let warmFirst = -1;
       if (opts.warmupTokens && list.length) {
-        const ids = tokenizer.encodeBytes(new Uint8Array(fs.readFileSync(list[0]!).subarray(0, FILE_BYTES))).slice(0, opts.warmupTokens);
+        const ids = tokenizer.encodeBytes(new Uint8Array(fs.readFileSync(list[0]!).subarray(0, fileBytes))).slice(0, opts.warmupTokens);
         const m = createMatcher(grammar, undefined, tokenizer);
         for (const id of ids) { m.computeMask(); if (!m.consume(id)) break; }
       }
       const perFile = Math.ceil(budget / Math.max(1, list.length));
       const byFile: MaskBenchRow['byFile'] = [];
       settleHeap();
-      for (const f of list) {
+      for (const [fi, f] of list.entries()) {
         const first = maskUs.length;
-        const ids = tokenizer.encodeBytes(new Uint8Array(fs.readFileSync(f).subarray(0, FILE_BYTES)));
+        if (fi === warmFrom && session) warmFirst = first;
+        const ids = tokenizer.encodeBytes(new Uint8Array(fs.readFileSync(f).subarray(0, fileBytes)));
         const m = createMatcher(grammar, undefined, tokenizer);
-        const mode = opts.mode ?? 'whole';
+        const mode = opts.mode === 'session' ? 'whole' : opts.mode ?? 'whole';
         const every = mode === 'spread' ? Math.max(1, Math.floor(ids.length / perFile)) : 1;
         const from = mode === 'window' ? Math.max(0, Math.floor(ids.length / 3) - (perFile >> 1)) : 0;
         const to = mode === 'window' ? from + perFile : ids.length;
@@ -225,13 +283,22 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
       }
       rows.push({
         language, vocabulary: tn, vocabSize: tokenizer.vocabSize, files: list.length, tokens, rejected,
-        maskUs: pct(maskUs), over1msShare: Math.round((maskUs.filter((us) => us > 1000).length / Math.max(1, maskUs.length)) * 1000) / 1000,
+        maskUs: pct(maskUs), over1msShare: share1ms(maskUs),
         allowsUs: pct(allowsUs), allowedFraction: Math.round((allowedSum / Math.max(1, maskUs.length)) * 1000) / 1000,
         memoHitRate: Math.round((memoHits / Math.max(1, maskUs.length)) * 1000) / 1000,
         coreHitRate: Math.round((coreHits / Math.max(1, maskUs.length)) * 1000) / 1000,
         compileMs: Math.round(compileMs), cachedLoadMs: Math.round(cachedLoadMs * 10) / 10, byFile,
         byKind: [...kinds.values()].sort((a, b) => b.over1ms - a.over1ms || b.masks - a.masks),
       });
+      if (session) {
+        const warm = warmFirst >= 0 ? maskUs.slice(warmFirst) : [];
+        const rt = runtimeOf(grammar);
+        const row = rows[rows.length - 1]!;
+        row.warm = { fromFile: warmFrom + 1, masks: warm.length, maskUs: pct(warm), over1msShare: share1ms(warm) };
+        row.memoMiB = Math.round(((rt.exactMemo.size + rt.coreMemo.size + rt.subCoreMemo.size) * 4 / 2 ** 20) * 10) / 10;
+        // (the per-file list of a long session is left out: the row says it)
+        row.byFile = [];
+      }
     }
   }
   return rows;
@@ -240,7 +307,7 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
 export const benchMaskCommand: Command = {
   name: 'bench-mask',
   summary: 'Grammar token-mask speed (p50/p99/max µs) per language and vocabulary',
-  usage: `Usage: trellis bench-mask [--language L]... [--tokenizer tiny|llama3|PATH]... [--mode whole|window|spread] [--masks N] [--json]
+  usage: `Usage: trellis bench-mask [--language L]... [--tokenizer tiny|llama3|PATH]... [--mode whole|window|spread|session] [--masks N] [--files N] [--json]
 
 Teacher-forces real files through the grammar matcher and times full masks and allows() checks.
 --mode whole (default): at every token of each file's first 24 kB, from its start, as one decode
@@ -248,25 +315,36 @@ Teacher-forces real files through the grammar matcher and times full masks and a
 --mode window: at N consecutive tokens a third into each file (a mask also asked, untimed, at
   every token before them);
 --mode spread: at N tokens spread over the files, nothing asked in between (cold caches, the
-  worst case).
+  worst case);
+--mode session: as whole, over --files N (default ${SESSION_FILES}) other real files per language one
+  after another, the first 12 kB of each, in one grammar runtime as a long editing session asks
+  for masks (Python's standard library, node_modules' JavaScript and TypeScript sources); the
+  row also gives the masks after the first third of the files and the memos' size at the end.
 Each row also counts the masks over 1 ms by how they were answered (exact memo, core memo, or a
 walk of the vocabulary trie) and what the parser state was in (a lexeme that may end, a pending
 scanner run such as a line's indentation, whitespace or a comment, a lexeme start…).`,
   async run(argv) {
-    let values: { language?: string[]; tokenizer?: string[]; masks?: string; json?: boolean; mode?: string };
+    let values: { language?: string[]; tokenizer?: string[]; masks?: string; files?: string; json?: boolean; mode?: string };
     try {
-      values = parseArgs({ args: argv, options: { language: { type: 'string', multiple: true }, tokenizer: { type: 'string', multiple: true }, masks: { type: 'string' }, json: { type: 'boolean' }, mode: { type: 'string' }, model: { type: 'string' } } }).values as typeof values;
+      values = parseArgs({ args: argv, options: { language: { type: 'string', multiple: true }, tokenizer: { type: 'string', multiple: true }, masks: { type: 'string' }, files: { type: 'string' }, json: { type: 'boolean' }, mode: { type: 'string' }, model: { type: 'string' } } }).values as typeof values;
     } catch (e) { throw new UsageError((e as Error).message); }
     const mode = values.mode ?? 'whole';
-    if (mode !== 'whole' && mode !== 'window' && mode !== 'spread') throw new UsageError(`--mode expects whole, window or spread, got '${mode}'`);
-    const masks = values.masks === undefined ? undefined : Number(values.masks);
-    if (masks !== undefined && !(Number.isInteger(masks) && masks > 0)) throw new UsageError(`--masks expects a positive integer, got '${values.masks}'`);
-    const rows = await runMaskBench({ languages: values.language, tokenizers: values.tokenizer, masks, mode });
+    if (mode !== 'whole' && mode !== 'window' && mode !== 'spread' && mode !== 'session') throw new UsageError(`--mode expects whole, window, spread or session, got '${mode}'`);
+    const positive = (v: string | undefined, flag: string) => {
+      const n = v === undefined ? undefined : Number(v);
+      if (n !== undefined && !(Number.isInteger(n) && n > 0)) throw new UsageError(`${flag} expects a positive integer, got '${v}'`);
+      return n;
+    };
+    const masks = positive(values.masks, '--masks');
+    const sessionFiles = positive(values.files, '--files');
+    if (sessionFiles !== undefined && mode !== 'session') throw new UsageError('--files is for --mode session');
+    const rows = await runMaskBench({ languages: values.language, tokenizers: values.tokenizer, masks, mode, sessionFiles });
     if (values.json) { console.log(JSON.stringify(rows, null, 1)); return 0; }
     console.log('language    vocab    size    tokens rej  mask µs p50/p99/max        over 1 ms  allows µs p50/p99/max   allowed  memo hits  core hits  compile ms  cached load ms');
     for (const r of rows) {
       console.log(`${r.language.padEnd(11)} ${r.vocabulary.padEnd(8)} ${String(r.vocabSize).padEnd(7)} ${String(r.tokens).padStart(6)} ${String(r.rejected).padStart(3)}  ${`${r.maskUs.p50}/${r.maskUs.p99}/${r.maskUs.max}`.padEnd(24)} ${String(r.over1msShare).padEnd(10)} ${`${r.allowsUs.p50}/${r.allowsUs.p99}/${r.allowsUs.max}`.padEnd(22)} ${String(r.allowedFraction).padEnd(8)} ${String(r.memoHitRate).padEnd(10)} ${String(r.coreHitRate).padEnd(10)} ${String(r.compileMs).padEnd(11)} ${r.cachedLoadMs}`);
       for (const b of r.byFile) console.log(`  ${b.file.padEnd(46)} mask µs ${b.maskUs.p50}/${b.maskUs.p99}/${b.maskUs.max} (${b.maskUs.n})`);
+      if (r.warm) console.log(`  ${r.files} files; from file ${r.warm.fromFile} on: mask µs ${r.warm.maskUs.p50}/${r.warm.maskUs.p99}/${r.warm.maskUs.max} (${r.warm.masks}), over 1 ms ${r.warm.over1msShare}; memos at the end ${r.memoMiB} MiB`);
       const slow = r.byKind.filter((k) => k.over1ms > 0);
       if (slow.length) console.log(`  over 1 ms by answer and state: ${slow.map((k) => `${k.answer} ${k.state} ${k.over1ms}/${k.masks}`).join(', ')}`);
     }

@@ -96,6 +96,20 @@ function masksSection(bench?: SuiteResult): ReportSection {
   return { id, title, description: description + sizes(p), reproduce, tables, charts: [q, compile] };
 }
 
+function sessionSection(bench?: SuiteResult): ReportSection {
+  const id = 'mask-session', title = 'Token masks over a long session (Trellis)';
+  const description = 'The same masks as above, over many files one after another in one grammar runtime, as an editor session that has been open a while asks for them: 45 other real files per language (Python\'s standard library; JavaScript and TypeScript sources in node_modules, minified ones left out), the first 12 kB of each, a mask at every token, at Llama-3\'s vocabulary. "From file" on, the memos have met code of the language before; the size is what the runtime\'s mask memos hold at the end.';
+  const reproduce = 'node dist/cli.js bench-mask --mode session --tokenizer llama3';
+  const { p, data } = part<MaskBenchRow[]>(bench, 'mask-session');
+  if (!data) return missing(id, title, description, reproduce, p);
+  const t: ReportTable = {
+    columns: ['language', 'vocabulary', 'files', 'masks', 'mask p50 µs', 'p99', 'max', 'share over 1 ms', 'from file', 'masks', 'p50 µs', 'p99', 'max', 'share over 1 ms', 'memos MiB'],
+    rows: data.map((r) => [r.language, r.vocabulary, r.files, r.maskUs.n, r.maskUs.p50, r.maskUs.p99, r.maskUs.max, r.over1msShare, r.warm?.fromFile ?? null, r.warm?.masks ?? null, r.warm?.maskUs.p50 ?? null, r.warm?.maskUs.p99 ?? null, r.warm?.maskUs.max ?? null, r.warm?.over1msShare ?? null, r.memoMiB ?? null]),
+  };
+  const q: QuantileChart = { kind: 'quantiles', title: 'µs per mask from the first third of the files on (p50 / p99 / max)', unit: 'µs', rows: data.filter((r) => r.warm).map((r) => ({ label: `${r.language} · ${r.vocabulary}`, ...r.warm!.maskUs })) };
+  return { id, title, description: description + sizes(p), reproduce, tables: [t], charts: [q] };
+}
+
 function tokenizerSection(bench?: SuiteResult): ReportSection {
   const id = 'tokenizer', title = 'Tokenizer: Trellis vs @huggingface/tokenizers';
   const description = 'Encode throughput (MB/s, median of warm runs) of Trellis\'s tokenizer and of @huggingface/tokenizers (pure JS) on the same real mixed text (Python standard library, TypeScript .d.ts, READMEs, a unicode stress block), same run, and whether the ids are identical; token trie build time.';
@@ -221,7 +235,7 @@ export function buildReport(res: Results): Report {
     generatedAt: res.generatedAt,
     machine: m ? `${m.cpus} × ${m.cpuModel}, Node ${m.node}` : 'unknown machine',
     sections: [
-      safe('json-masks', () => xgrammarSection(res.bench)), safe('masks', () => masksSection(res.bench)), safe('tokenizer', () => tokenizerSection(res.bench)),
+      safe('json-masks', () => xgrammarSection(res.bench)), safe('masks', () => masksSection(res.bench)), safe('mask-session', () => sessionSection(res.bench)), safe('tokenizer', () => tokenizerSection(res.bench)),
       safe('decode', () => decodeSection(res.bench, res.eval)), safe('memory', () => memorySection(res.bench)),
       safe('grammar-modes', () => grammarSection(res.eval)), safe('healing', () => healingSection(res.eval)), safe('steering', () => steeringSection(res.eval)),
       safe('runs', () => runsSection(res)),
@@ -255,6 +269,11 @@ export function readmeTable(res: Results): string {
     // code masks at the large vocabulary, whole files teacher-forced (bench-mask --mode whole)
     const ms = (part<MaskBenchRow[]>(b, 'masks').data ?? []).filter((r) => r.vocabulary === 'llama3');
     if (ms.length) rows.push([`Code mask µs p50 / p99, llama3 vocabulary (${ms.map((r) => r.language).join(' · ')})`, ms.map((r) => `${r.maskUs.p50} / ${r.maskUs.p99}`).join(' · '), '—', `memo + core hits ${ms.map((r) => `${Math.round(100 * (r.memoHitRate + (r.coreHitRate ?? 0)))}%`).join(' · ')}`]);
+  });
+  guard(() => {
+    // the same after a third of a long session's files (bench-mask --mode session)
+    const ss = (part<MaskBenchRow[]>(b, 'mask-session').data ?? []).filter((r) => r.warm);
+    if (ss.length) rows.push([`Code mask µs p50 / p99 in a long session, files ${ss[0]!.warm!.fromFile}–${ss[0]!.files} (${ss.map((r) => r.language).join(' · ')})`, ss.map((r) => `${r.warm!.maskUs.p50} / ${r.warm!.maskUs.p99}`).join(' · '), '—', `memos ${ss.map((r) => `${r.memoMiB} MiB`).join(' · ')}`]);
   });
   guard(() => {
     const tk = part<TokenizerBenchResult>(b, 'tokenizer').data;

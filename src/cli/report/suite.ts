@@ -153,7 +153,7 @@ async function measureCompletionMemory(modelDir: string, signal: AbortSignal, gr
 
 /**
  * Benchmarks (speed, memory), each with its default and --quick sizes. The budgets add up to
- * 400 s here and 460 s for the evaluations: `npm run bench && npm run eval` ends within 15
+ * 740 s here and 460 s for the evaluations: `npm run bench && npm run eval` ends within 20
  * minutes even when a part overruns (its partial data or its error is recorded).
  */
 export const BENCH_PARTS: PartDef[] = [
@@ -174,6 +174,12 @@ export const BENCH_PARTS: PartDef[] = [
     budgetS: (q) => pick(q, 120, 300),
     params: (q) => ({ mode: pick(q, 'window', 'whole'), masks: pick(q, 8, 200), languages: ['python', 'javascript', 'typescript'], tokenizers: ['tiny', 'llama3'] }),
     run: (ctx, p) => runMaskBench({ mode: p.mode as MaskBenchMode, masks: p.masks as number, languages: p.languages as string[], tokenizers: p.tokenizers as string[], signal: ctx.signal }),
+  },
+  {
+    name: 'mask-session',
+    budgetS: (q) => pick(q, 60, 150),
+    params: (q) => ({ mode: 'session', files: pick(q, 3, 45), languages: ['python', 'javascript', 'typescript'], tokenizers: ['llama3'] }),
+    run: (ctx, p) => runMaskBench({ mode: 'session', sessionFiles: p.files as number, languages: p.languages as string[], tokenizers: p.tokenizers as string[], signal: ctx.signal }),
   },
   {
     name: 'decode',

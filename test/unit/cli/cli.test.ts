@@ -130,4 +130,19 @@ describe('cli: bench mask (dist/cli.js)', function () {
     // the first mask of each language is a walk from the start of a file
     assert.ok(row.byKind.some((k) => k.answer === 'walk' && k.state === 'lexeme-start'));
   });
+
+  it('runs a long session over other files in one runtime and times its last two thirds apart', () => {
+    const r = run('bench', 'mask', '--language', 'python', '--tokenizer', 'tiny', '--mode', 'session', '--files', '3', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const [row] = JSON.parse(r.stdout) as { files: number; tokens: number; maskUs: { n: number }; byFile: unknown[]; warm: { fromFile: number; masks: number; maskUs: { n: number } }; memoMiB: number }[];
+    assert.equal(row.files, 3);
+    // a mask at every token of the three files, the last two files' ones apart
+    assert.equal(row.maskUs.n, row.tokens);
+    assert.equal(row.warm.fromFile, 2);
+    assert.ok(row.warm.masks > 0 && row.warm.masks < row.maskUs.n, `${row.warm.masks} of ${row.maskUs.n}`);
+    assert.equal(row.warm.maskUs.n, row.warm.masks);
+    assert.ok(row.memoMiB > 0, `memos ${row.memoMiB} MiB`);
+    assert.deepEqual(row.byFile, []);
+    assert.equal(run('bench', 'mask', '--files', '3').code, 2, '--files needs --mode session');
+  });
 });
