@@ -180,7 +180,11 @@ export class GrammarMatcher implements Matcher {
       // nodes still tainted at this depth: collected from those nodes' ranges, or, where they
       // hold many tokens, as the bits that changed without the tokens below this depth's
       let extra: Int32Array;
-      if (before === null) extra = this.outScratch.slice(0, this.collectTokens(mask, shallower.taint, false, rec.taint));
+      if (before === null) {
+        // (counted first: collecting may replace the scratch list with a larger one)
+        const n = this.collectTokens(mask, shallower.taint, false, rec.taint);
+        extra = this.outScratch.slice(0, n);
+      }
       else {
         for (let i = 0; i < before.length; i++) before[i] = mask[i] & ~before[i];
         extra = tokensOf(this.cleared(before, rec.taint));

@@ -375,6 +375,37 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
     assert.ok(hits >= 20 && nodes / hits < 1000, `core hits with two runs: ${hits}, nodes walked again per hit: ${Math.round(nodes / hits)}`);
   });
 
+  it('a deeper memo filled by a fresh matcher holds every token its replay added (`import();` at a file start), 128k vocabulary', function () {
+    this.timeout(120_000);
+    if (!fs.existsSync(llama3Path)) this.skip();
+    const tok = Tokenizer.fromFile(llama3Path);
+    const g = loadGrammar('javascript', { noCache: true }); // (a runtime of its own: no memo from other tests)
+    const enc = new TextEncoder();
+    const maskAfter = (text: string) => {
+      const m = createMatcher(g, undefined, tok);
+      assert.ok(m.consumeBytes(enc.encode(text)));
+      return { mask: m.computeMask(), exact: m.exactMask(), stats: m.stats };
+    };
+    // `import` may end into a call, an import statement or `import.meta`: the core memo of the
+    // row its end makes walks many tokens again (completing what began before it)
+    maskAfter('// c\nimport');
+    // The row table starting afresh (as it does every 25,000 rows) makes a new first row, so the
+    // next file's `import` misses the exact memo: a hit of the core memo, which fills the deeper
+    // memo of a file start, in a matcher that has not collected a token list before …
+    runtimeOf(g).tables.rows.reset();
+    const second = maskAfter('import');
+    assert.equal(second.stats.coreHits, 1);
+    assert.equal(second.mask.filter((w, i) => w !== second.exact[i]).length, 0);
+    // … which the file after meets
+    runtimeOf(g).tables.rows.reset();
+    const third = maskAfter('import');
+    assert.equal(third.stats.deepHits, 1);
+    const t = tok.encodeBytes(enc.encode('();\n'));
+    assert.equal(t.length, 1);
+    assert.equal((third.exact[t[0]! >>> 5]! >>> (t[0]! & 31)) & 1, 1, '`import();` is a call');
+    assert.equal(third.mask.filter((w, i) => w !== third.exact[i]).length, 0, 'words that differ from an exact walk');
+  });
+
   it('equals exact walks where a scanned row is an ancestor of the start (`x;` back to the statement row), 128k vocabulary', function () {
     this.timeout(120_000);
     if (!fs.existsSync(llama3Path)) this.skip();
