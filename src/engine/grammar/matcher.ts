@@ -4,7 +4,7 @@
 import type { Matcher, MatcherSnapshot, TokenizerLike } from '../interfaces';
 import type { CompiledGrammar } from './types';
 import type { Row } from './earley';
-import { GrammarRuntime, runtimeOf, type State, type RunSlot, type RunObj, type ByteList, type MaskEntry, type MaskCache, type Fallback, type Boundary, type Scanned, type ReadTracker, type VerdictObj } from './runtime';
+import { GrammarRuntime, runtimeOf, type Held, type HeldArray, type State, type RunSlot, type RunObj, type ByteList, type MaskEntry, type MaskCache, type Fallback, type Boundary, type Scanned, type ReadTracker, type VerdictObj } from './runtime';
 import { FlatTrie, flatTrieOf } from './vocab-trie';
 import { nextExamplesPastRuns } from './examples';
 
@@ -57,9 +57,11 @@ interface PlainSteps { map: Map<number | string, State | null> | null; foreign: 
  * tainted trie nodes (topmost), and the nodes on the way to them.
  */
 export interface CoreMask extends Replayable {
+  /** Held by content (see ArrayStore), as the record's arrays: another core's too, never changed in place. */
   bits: Uint32Array;
   /** `bits` still hold the tainted subtrees' tokens (cleared at the first hit: most are never hit). */
   dirty?: boolean;
+  held: Held[];
 }
 
 /**
@@ -73,8 +75,8 @@ interface Replayable { taint: Int32Array; plan: Int32Array; planTaint: Uint8Arra
 /** A walk's record while it runs (see GrammarMatcher.recording): sets, compacted when it ends. */
 interface Recording { taint: Set<number>; via: Set<number> }
 
-/** A deeper core memo (see GrammarMatcher.replayDeep): tokens it adds to the shallower one's bits. */
-interface DeepMask extends Replayable { extra: Int32Array }
+/** A deeper core memo (see GrammarMatcher.replayDeep): tokens it adds to the shallower one's bits (arrays held as a core's). */
+interface DeepMask extends Replayable { extra: Int32Array; held: Held[] }
 
 /**
  * Sibling nodes below trie node p whose deciding scanner run (the pair at index `q` of the
@@ -138,14 +140,25 @@ export class GrammarMatcher implements Matcher {
     let mask: Uint32Array;
     if (core) {
       this.stats.coreHits++;
-      if (core.dirty) { core.bits = this.cleared(core.bits, core.taint); core.dirty = false; }
+      if (core.dirty) {
+        // (the bits may be another core's too: cleared in a copy, held anew)
+        const store = this.rt.coreArrays;
+        const held = store.intern(this.cleared(core.bits.slice(), core.taint), false);
+        const at = core.held.findIndex((h) => h.a === core.bits);
+        store.release(core.held[at]!);
+        core.held[at] = held;
+        core.bits = held.a;
+        core.dirty = false;
+      }
       mask = core.bits.slice();
       this.replayDeep(S, mask, core);
     } else if (ck !== null) {
       mask = new Uint32Array(words);
       const rec = this.recording(S, ck, () => this.walk(0, S, mask));
-      const record: CoreMask = { bits: mask.slice(), dirty: true, taint: rec.taint, plan: rec.plan, planTaint: rec.planTaint };
-      this.rt.coreMemo.set(ck.key, record, words + recordWords(rec));
+      const held: Held[] = [];
+      const record: CoreMask = { bits: this.hold(held, mask, true), dirty: true, ...this.holdRecord(held, rec), held };
+      // (its arrays count in the memo's store: see ArrayStore)
+      this.rt.coreMemo.set(ck.key, record, ck.key.length >> 1);
     } else {
       // no core key (runs begun at older rows): an untracked walk, which still uses the subtree
       // cores below it
@@ -189,10 +202,23 @@ export class GrammarMatcher implements Matcher {
         for (let i = 0; i < before.length; i++) before[i] = mask[i] & ~before[i];
         extra = tokensOf(this.cleared(before, rec.taint));
       }
-      rt.coreMemo.set(dk.key, { extra, ...rec } satisfies DeepMask, extra.length + recordWords(rec) + (dk.key.length >> 1));
+      const held: Held[] = [];
+      rt.coreMemo.set(dk.key, { extra: this.hold(held, extra, false), ...this.holdRecord(held, rec), held } satisfies DeepMask, dk.key.length >> 1);
       return;
     }
     this.replay(0, S, mask, core);
+  }
+
+  /** `a` held by content in the core memo's store, noted in `held` (see ArrayStore). */
+  private hold<T extends HeldArray>(held: Held[], a: T, copy: boolean): T {
+    const h = this.rt.coreArrays.intern(a, copy);
+    held.push(h);
+    return h.a;
+  }
+
+  /** A walk's record with its arrays held (see hold). */
+  private holdRecord(held: Held[], rec: Replayable): Replayable {
+    return { taint: this.hold(held, rec.taint, false), plan: this.hold(held, rec.plan, false), planTaint: this.hold(held, rec.planTaint, false) };
   }
 
   /**

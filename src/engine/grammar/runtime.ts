@@ -140,7 +140,8 @@ const EXACT_MEMO_LIMIT = 2_000_000;
  * 128k tokens the core memo then holds up to 96 MB. With room for a quarter of that (24 MB), a
  * long session evicted cores it met again: in `bench-mask --mode session --files 120`, the
  * masks over 1 ms from file 41 on were 2.0% of JavaScript's and 1.8% of TypeScript's, and are
- * 1.3% and 0.6% with this room (p99 1.55 → 1.16 ms and 1.33 → 0.83 ms).
+ * 1.3% and 0.6% with this room (p99 1.55 → 1.16 ms and 1.33 → 0.83 ms). Held by content (see
+ * ArrayStore), that session's entries take 40–55% less, well under the room.
  */
 const CORE_MEMO_MASKS = 6000;
 /** Words of core masks per grammar runtime at small vocabularies (24 MB), and at most (128 MB). */
@@ -161,10 +162,16 @@ export class LruMemo<V> {
   private evictor: IterableIterator<[string, { value: V; words: number; at: number }]> | null = null;
   /** Entries stored so far: an entry's `at` says how many came after it. */
   private clock = 0;
-  constructor(private limit: number) {}
+  /**
+   * `shared`: where values hold arrays by content (their `held`: see ArrayStore), that store:
+   * its words count against the limit too, and a value leaving the memo releases its arrays.
+   */
+  constructor(private limit: number, private readonly shared: ArrayStore | null = null) {}
 
-  /** Words held now. */
-  get size(): number { return this.words; }
+  /** Words held now (with the shared arrays). */
+  get size(): number { return this.words + (this.shared ? this.shared.words : 0); }
+  /** Entries held now. */
+  get entries(): number { return this.map.size; }
   /** The word limit. */
   get capacity(): number { return this.limit; }
 
@@ -186,21 +193,81 @@ export class LruMemo<V> {
 
   set(key: string, value: V, words: number): void {
     const old = this.map.get(key);
-    if (old) { this.map.delete(key); this.words -= old.words; }
+    if (old) { this.map.delete(key); this.words -= old.words; this.release(old.value); }
     this.map.set(key, { value, words: words + 16, at: ++this.clock });
     this.words += words + 16;
     // Evicts from where the last eviction stopped: every entry before that point was evicted
     // (or moved to the young end), so it is the oldest. A fresh iterator would skip all the
     // holes those deletions left at the front of the map's table, at every store once the memo
     // is full: 400,000 stores took 8.6 s that way, 0.14 s this way.
-    while (this.words > this.limit) {
+    while (this.size > this.limit) {
       let r = this.evictor?.next();
       if (!r || r.done) { this.evictor = this.map.entries(); r = this.evictor.next(); if (r.done) break; }
       const [k, e] = r.value;
       this.map.delete(k);
       this.words -= e.words;
+      this.release(e.value);
     }
   }
+
+  private release(value: V): void {
+    const held = (value as { held?: Held[] }).held;
+    if (this.shared && held) for (const s of held) this.shared.release(s);
+  }
+}
+
+/** The typed arrays a memo entry holds by content (see ArrayStore). */
+export type HeldArray = Int32Array | Uint32Array | Uint8Array;
+/** An array held by content in an ArrayStore, and how many memo entries hold it. */
+export interface Held<T extends HeldArray = HeldArray> { readonly a: T; readonly hash: number; refs: number }
+
+/**
+ * Typed arrays by content, each kept once however many memo entries hold it. Core memo entries
+ * repeat each other's arrays: in a 45-file JavaScript session at 128k tokens the core masks'
+ * bitsets were 2.3× and the deeper memos' token lists 3.7× (their replay plans 10×) what the
+ * distinct ones take, so one copy of each makes room for several times the entries.
+ */
+export class ArrayStore {
+  private readonly byHash = new Map<number, Held | Held[]>();
+  /** Words (4 bytes) of the distinct arrays held. */
+  words = 0;
+
+  /** The held array equal to `a` (one holder more), else `a` itself (or a copy) now held. */
+  intern<T extends HeldArray>(a: T, copy: boolean): Held<T> {
+    let h = a.length ^ (a instanceof Uint8Array ? 0x55555555 : a instanceof Int32Array ? 0x33333333 : 0);
+    for (let i = 0; i < a.length; i++) h = (Math.imul(h ^ a[i], 0x9e3779b1) + i) | 0;
+    const at = this.byHash.get(h);
+    if (at !== undefined) {
+      for (const s of Array.isArray(at) ? at : [at]) {
+        if (sameArray(s.a, a)) { s.refs++; return s as Held<T>; }
+      }
+    }
+    const s: Held<T> = { a: copy ? a.slice() as T : a, hash: h, refs: 1 };
+    if (at === undefined) this.byHash.set(h, s);
+    else if (Array.isArray(at)) at.push(s);
+    else this.byHash.set(h, [at, s]);
+    this.words += (a.byteLength + 3) >> 2;
+    return s;
+  }
+
+  /** One holder fewer; the last one's leaving drops the array. */
+  release(s: Held): void {
+    if (--s.refs > 0) return;
+    const at = this.byHash.get(s.hash);
+    if (at === s) this.byHash.delete(s.hash);
+    else if (Array.isArray(at)) {
+      const i = at.indexOf(s);
+      if (i >= 0) at.splice(i, 1);
+      if (at.length === 1) this.byHash.set(s.hash, at[0]!);
+    }
+    this.words -= (s.a.byteLength + 3) >> 2;
+  }
+}
+
+function sameArray(a: HeldArray, b: HeldArray): boolean {
+  if (a.length !== b.length || a.constructor !== b.constructor) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Forward-result key of a scan by one lexeme t: CAND_KEY - t (lexer states are >= 0, verdicts -1 - t). */
@@ -301,7 +368,9 @@ export class GrammarRuntime {
    * bounded apart so that exact masks, which seldom recur far apart, do not push out cores.
    */
   readonly exactMemo = new LruMemo<Uint32Array>(EXACT_MEMO_LIMIT);
-  readonly coreMemo = new LruMemo<object>(CORE_MEMO_MIN_WORDS);
+  /** The core memo's arrays (see ArrayStore). */
+  readonly coreArrays = new ArrayStore();
+  readonly coreMemo = new LruMemo<object>(CORE_MEMO_MIN_WORDS, this.coreArrays);
 
   /**
    * Gives the core memo room for CORE_MEMO_MASKS masks of a vocabulary of `vocabSize` tokens (up

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { LruMemo, GrammarRuntime } from '../../../src/engine/grammar/runtime';
+import { LruMemo, GrammarRuntime, ArrayStore, type Held } from '../../../src/engine/grammar/runtime';
 import { loadGrammar } from '../../../src/engine/grammar';
 
 describe('grammar mask memo', () => {
@@ -54,5 +54,33 @@ describe('grammar mask memo', () => {
     assert.equal(rt.coreMemo.capacity, 6000 * 4008, 'a smaller vocabulary leaves the room as it is');
     rt.fitVocabulary(262_144);
     assert.equal(rt.coreMemo.capacity, 32_000_000);
+  });
+
+  it('holds equal arrays once, and a memo over them counts each once and lets it go with its last holder', () => {
+    const store = new ArrayStore();
+    const a = store.intern(Uint32Array.of(1, 2, 3), true);
+    const b = store.intern(Uint32Array.of(1, 2, 3), true);
+    assert.equal(b, a);
+    assert.equal(a.refs, 2);
+    assert.equal(store.words, 3);
+    const c = store.intern(Int32Array.of(1, 2, 3), false); // (another type: another array)
+    assert.notEqual(c, a);
+    assert.equal(store.words, 6);
+    store.release(a);
+    assert.equal(store.words, 6);
+    store.release(b);
+    assert.equal(store.words, 3);
+    // entries cost 16 words of their own here; the limit fits two of them and 18 shared words
+    const memo = new LruMemo<{ held: Held[] }>(2 * 16 + 18, store);
+    const entry = (values: number[]) => ({ held: [store.intern(Uint32Array.from(values), true)] });
+    memo.set('x', entry([1, 2, 3, 4, 5, 6, 7, 8]), 0);
+    memo.set('y', entry([1, 2, 3, 4, 5, 6, 7, 8]), 0); // the same array: 3 + 8 shared words
+    assert.equal(memo.size, 2 * 16 + 11);
+    assert.equal(memo.entries, 2);
+    memo.set('z', entry([9, 9, 9, 9, 9, 9, 9, 9]), 0); // 3 + 16 shared words: x goes (its array stays for y), then y
+    assert.deepEqual(['x', 'y'].map((k) => memo.get(k)), [undefined, undefined]);
+    assert.ok(memo.get('z'));
+    assert.equal(store.words, 3 + 8);
+    assert.equal(memo.size, 16 + 11);
   });
 });
