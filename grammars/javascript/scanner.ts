@@ -204,6 +204,14 @@ function makeHooks(variant: Variant): ScannerHooks<null, JsRun> {
         default: return asiStep(r, c);
       }
     },
+    runBytesKey(bytes) {
+      // Spaces, tabs and newlines only: every run here reads them alike whatever their number
+      // (the semicolon run by whether a newline came, JSX text also by whether a space came
+      // before it, template text as text), and so do the lexer's whitespace extras.
+      for (const b of bytes) if (b !== 32 && b !== 9 && b !== NL) return null;
+      const nl = bytes.indexOf(NL);
+      return nl < 0 ? 's' : nl > 0 ? 'sn' : 'n';
+    },
     eof(r) {
       if (r.m === 'A') {
         if (r.d === 'rb') return asi(r, []).verdict;

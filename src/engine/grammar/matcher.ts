@@ -374,10 +374,25 @@ export class GrammarMatcher implements Matcher {
     if (S.runs) {
       for (const r of S.runs) {
         key += `|${r.run.id}`;
-        if (runBytes) for (let p = r.bytes; p; p = p.prev) key += `,${p.b}`;
+        if (runBytes) key += this.runBytesPart(r.bytes);
       }
     }
     return { key, rows, ended, scans, runBytes, extKeyed };
+  }
+
+  /** A run's bytes as a core key holds them: by the scanner's key for them (see ScannerHooks.runBytesKey), else each. */
+  private runBytesPart(bytes: ByteList | null): string {
+    if (bytes === null) return '';
+    const hook = this.rt.hooks?.runBytesKey;
+    if (hook) {
+      const list: number[] = [];
+      for (let p: ByteList | null = bytes; p; p = p.prev) list.push(p.b);
+      const k = hook(list.reverse());
+      if (k !== null) return `,~${k}`;
+    }
+    let part = '';
+    for (let p: ByteList | null = bytes; p; p = p.prev) part += `,${p.b}`;
+    return part;
   }
 
   /**

@@ -89,6 +89,14 @@ export interface ScannerHooks<E = unknown, R = unknown> {
   lineKey?(ext: E, run: R, bytes: readonly number[]): string | null;
   /** Whether every ask a run can make inside these bytes (one token's) is on the line they begin on. */
   sameLine?(bytes: Uint8Array): boolean;
+  /**
+   * A key for the bytes a run has read (oldest first), where a zero-width token would read them
+   * again: runs that are equal and whose bytes have equal keys must read them again into states
+   * that take equal steps from then on (JavaScript: whitespace, by whether spaces come before a
+   * newline and whether there is one; the indentation after it does not matter). Null: the
+   * bytes themselves are the key. Mask memos then meet a line end at any indentation.
+   */
+  runBytesKey?(bytes: readonly number[]): string | null;
 }
 
 /** Per-language emulation module. */

@@ -375,6 +375,27 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
     assert.ok(hits >= 20 && nodes / hits < 1000, `core hits with two runs: ${hits}, nodes walked again per hit: ${Math.round(nodes / hits)}`);
   });
 
+  it('JavaScript line ends are keyed by the shape of their whitespace, not its length: the next indentation meets the memo, equal to exact walks, 128k vocabulary', function () {
+    this.timeout(120_000);
+    if (!fs.existsSync(llama3Path)) this.skip();
+    const tok = Tokenizer.fromFile(llama3Path);
+    const g = loadGrammar('javascript', { noCache: true }); // (a runtime of its own)
+    const enc = new TextEncoder();
+    const at = (text: string) => {
+      const m = createMatcher(g, undefined, tok);
+      assert.ok(m.consumeBytes(enc.encode(text)));
+      const before = m.stats.coreHits;
+      const mask = m.computeMask(), exact = m.exactMask();
+      return { coreHits: m.stats.coreHits - before, differ: mask.filter((w, i) => w !== exact[i]).length };
+    };
+    // a pending automatic semicolon after `y = 2` and a line break: the run read `\n    `
+    assert.deepEqual(at('x = 1\ny = 2\n    '), { coreHits: 0, differ: 0 });
+    // another indentation, a blank line, a tab: the same shape (a newline, no space before it)
+    assert.deepEqual(at('x = 1\ny = 2\n\n\t '), { coreHits: 1, differ: 0 });
+    // spaces before the newline are another shape (JSX text would have read text)
+    assert.deepEqual(at('x = 1\ny = 2  \n  '), { coreHits: 0, differ: 0 });
+  });
+
   it('a deeper memo filled by a fresh matcher holds every token its replay added (`import();` at a file start), 128k vocabulary', function () {
     this.timeout(120_000);
     if (!fs.existsSync(llama3Path)) this.skip();
