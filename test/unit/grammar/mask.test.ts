@@ -375,6 +375,39 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
     assert.ok(hits >= 20 && nodes / hits < 1000, `core hits with two runs: ${hits}, nodes walked again per hit: ${Math.round(nodes / hits)}`);
   });
 
+  it('over a session of files in one runtime (fresh matchers, the row table starting afresh between files), every mask the memos answer equals an exact walk, JavaScript and TypeScript, 128k vocabulary', function () {
+    this.timeout(300_000);
+    if (!fs.existsSync(llama3Path)) this.skip();
+    const tok = Tokenizer.fromFile(llama3Path);
+    const nm = path.resolve(__dirname, '../../../node_modules');
+    const sessions: [string, string[]][] = [
+      ['javascript', ['mocha/lib/suite.js', 'mocha/lib/hook.js', 'mocha/lib/errors.js', 'mocha/lib/context.js', 'mocha/lib/interfaces/bdd.js']],
+      ['typescript', ['onnxruntime-common/lib/env.ts', 'onnxruntime-common/lib/tensor.ts', 'onnxruntime-common/lib/backend.ts', 'onnxruntime-common/lib/onnx-model.ts']],
+    ];
+    for (const [lang, files] of sessions) {
+      const g = loadGrammar(lang, { noCache: true }); // (a runtime of its own)
+      let checked = 0, deep = 0;
+      for (const f of files) {
+        const file = path.join(nm, f);
+        const ids = tok.encodeBytes(new Uint8Array(fs.readFileSync(file).subarray(0, 3_000)));
+        const m = createMatcher(g, undefined, tok);
+        for (let i = 0; i < ids.length; i++) {
+          const hits = m.stats.maskHits + m.stats.coreHits, deep0 = m.stats.deepHits;
+          const mask = m.computeMask();
+          if (m.stats.maskHits + m.stats.coreHits > hits) {
+            checked++;
+            if (m.stats.deepHits > deep0) deep++;
+            const exact = m.exactMask();
+            for (let w = 0; w < exact.length; w++) if (exact[w] !== mask[w]) assert.fail(`${f} at token ${i}: memoized mask differs from an exact walk in word ${w}`);
+          }
+          assert.ok(m.consume(ids[i]), `${f}: token ${i} rejected`);
+        }
+        runtimeOf(g).tables.rows.reset();
+      }
+      assert.ok(checked > 1000 && deep > 20, `${lang}: ${checked} memo answers checked, ${deep} of them by deeper memos`);
+    }
+  });
+
   it('JavaScript line ends are keyed by the shape of their whitespace, not its length: the next indentation meets the memo, equal to exact walks, 128k vocabulary', function () {
     this.timeout(120_000);
     if (!fs.existsSync(llama3Path)) this.skip();
