@@ -126,7 +126,7 @@ const decodeBench: Benchmark = {
 export const benchmarks: Benchmark[] = [
   decodeBench,
   { name: 'tokenizer', summary: benchTokenizerCommand.summary, usage: '  tokenizer [--tokenizer NAME|PATH]… [--bytes N] [--repeat N] [--json]', run: (argv) => benchTokenizerCommand.run(argv) },
-  { name: 'mask', summary: benchMaskCommand.summary, usage: '  mask [--tokenizer tiny|llama3]… [--mode whole|window|spread] [--masks N] [--json]', run: (argv) => benchMaskCommand.run(argv) },
+  { name: 'mask', summary: benchMaskCommand.summary, usage: '  mask [--tokenizer tiny|llama3]… [--mode whole|window|spread|session] [--masks N] [--files N] [--json]', run: (argv) => benchMaskCommand.run(argv) },
 ];
 
 export const benchCommand: Command = {
