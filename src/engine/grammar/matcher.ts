@@ -30,6 +30,12 @@ const RUN_KEY_BYTES = 64;
 const SUB_CORE_TOKENS = 16;
 /** Deepest core key (see replayDeep): origin links behind the row whose kernels it holds, plus one. */
 const MAX_KEY_DEPTH = 3;
+/**
+ * Words a core memo entry takes beyond its arrays' data and its key: its record, the list of
+ * arrays it holds and their typed-array objects, the memo's map entry (measured over a 45-file
+ * JavaScript session: ~490 bytes an entry more than the data; the memo adds 16 words itself).
+ */
+const CORE_ENTRY_WORDS = 108;
 /** Tainted nodes of a core memo from which a deeper one is looked for. */
 const DEEP_MIN_TAINT = 32;
 
@@ -158,7 +164,7 @@ export class GrammarMatcher implements Matcher {
       const held: Held[] = [];
       const record: CoreMask = { bits: this.hold(held, mask, true), dirty: true, ...this.holdRecord(held, rec), held };
       // (its arrays count in the memo's store: see ArrayStore)
-      this.rt.coreMemo.set(ck.key, record, ck.key.length >> 1);
+      this.rt.coreMemo.set(ck.key, record, CORE_ENTRY_WORDS + (ck.key.length >> 1));
     } else {
       // no core key (runs begun at older rows): an untracked walk, which still uses the subtree
       // cores below it
@@ -203,7 +209,7 @@ export class GrammarMatcher implements Matcher {
         extra = tokensOf(this.cleared(before, rec.taint));
       }
       const held: Held[] = [];
-      rt.coreMemo.set(dk.key, { extra: this.hold(held, extra, false), ...this.holdRecord(held, rec), held } satisfies DeepMask, dk.key.length >> 1);
+      rt.coreMemo.set(dk.key, { extra: this.hold(held, extra, false), ...this.holdRecord(held, rec), held } satisfies DeepMask, CORE_ENTRY_WORDS + (dk.key.length >> 1));
       return;
     }
     this.replay(0, S, mask, core);
