@@ -388,17 +388,10 @@ export class GrammarMatcher implements Matcher {
 
   /** A run's bytes as a core key holds them: by the scanner's key for them (see ScannerHooks.runBytesKey), else each. */
   private runBytesPart(bytes: ByteList | null): string {
-    if (bytes === null) return '';
-    const hook = this.rt.hooks?.runBytesKey;
-    if (hook) {
-      const list: number[] = [];
-      for (let p: ByteList | null = bytes; p; p = p.prev) list.push(p.b);
-      const k = hook(list.reverse());
-      if (k !== null) return `,~${k}`;
-    }
-    let part = '';
-    for (let p: ByteList | null = bytes; p; p = p.prev) part += `,${p.b}`;
-    return part;
+    const newest: number[] = [];
+    for (let p = bytes; p; p = p.prev) newest.push(p.b);
+    const k = newest.length ? this.rt.hooks?.runBytesKey?.([...newest].reverse()) ?? null : null;
+    return k !== null ? `,~${k}` : newest.map((b) => `,${b}`).join('');
   }
 
   /**

