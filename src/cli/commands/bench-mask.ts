@@ -9,7 +9,8 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { type Command, UsageError } from '../command';
 import { Tokenizer } from '../../engine/tokenizer';
-import { loadGrammar, createMatcher, clearGrammarMemory, type MaskStateKind } from '../../engine/grammar';
+import { loadGrammar, createMatcher, clearGrammarMemory, type MaskStateKind, type GrammarMatcher } from '../../engine/grammar';
+import type { MatcherSnapshot } from '../../engine/interfaces';
 import { findPackageFile } from '../../engine/grammar/load';
 import { flatTrieOf } from '../../engine/grammar/vocab-trie';
 import { runtimeOf } from '../../engine/grammar/runtime';
@@ -90,6 +91,13 @@ export interface MaskBenchRow {
    * slowest 1% comes from. Most over-1 ms count first.
    */
   byKind: MaskKindRow[];
+  /**
+   * The slowest 1% of the masks: how many, their median as timed, and the median of an exact walk of
+   * the same parser states again once every cache is warm (`exactMask`: rows, lexer states,
+   * vocabulary tables and scanner runs all met before, no memo) — what the walk itself costs,
+   * apart from building those caches the first time and keeping the memos. Not in session mode.
+   */
+  slowest?: { masks: number; maskUs: number; warmWalkUs: number };
   /** Session mode: the masks after the first third of the files (the memos have met code by then). */
   warm?: { fromFile: number; masks: number; maskUs: Percentiles; over1msShare: number };
   /** Session mode: the grammar runtime's mask memos at the end, in MiB (exact, core and subtree memos). */
@@ -243,6 +251,8 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
       }
       const perFile = Math.ceil(budget / Math.max(1, list.length));
       const byFile: MaskBenchRow['byFile'] = [];
+      // the slowest masks so far with their states (at least the slowest 1% by the end)
+      const slowest = new SlowestMasks();
       settleHeap();
       for (const [fi, f] of list.entries()) {
         const first = maskUs.length;
@@ -261,6 +271,7 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
             const mask = m.computeMask();
             const us = (performance.now() - s) * 1000;
             maskUs.push(us);
+            if (!session) slowest.offer(us, m);
             memoHits += m.stats.maskHits - hits0;
             coreHits += m.stats.coreHits - core0;
             // (classified after the timing: the state is the one the mask was computed for)
@@ -291,6 +302,8 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
         compileMs: Math.round(compileMs), cachedLoadMs: Math.round(cachedLoadMs * 10) / 10, byFile,
         byKind: [...kinds.values()].sort((a, b) => b.over1ms - a.over1ms || b.masks - a.masks),
       });
+      // (a session's slowest 1% is over a thousand masks: left out)
+      if (!session) rows[rows.length - 1]!.slowest = slowest.walkAgain(Math.ceil(maskUs.length / 100));
       if (session) {
         const warm = warmFirst >= 0 ? maskUs.slice(warmFirst) : [];
         const rt = runtimeOf(grammar);
@@ -303,6 +316,41 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
     }
   }
   return rows;
+}
+
+/**
+ * The slowest masks of a run, kept with their parser states so that they can be walked again once
+ * the run has warmed every cache (see MaskBenchRow.slowest). Keeps the slowest KEEP: enough for
+ * the slowest 1% of a language's masks at the file sizes the benchmark reads.
+ */
+class SlowestMasks {
+  private static readonly KEEP = 400;
+  /** Ascending by time. */
+  private kept: { us: number; m: GrammarMatcher; snap: MatcherSnapshot }[] = [];
+
+  offer(us: number, m: GrammarMatcher): void {
+    const k = this.kept;
+    if (k.length >= SlowestMasks.KEEP && us <= k[0]!.us) return;
+    let i = k.length;
+    while (i > 0 && k[i - 1]!.us > us) i--;
+    k.splice(i, 0, { us, m, snap: m.snapshot() });
+    if (k.length > SlowestMasks.KEEP) k.shift();
+  }
+
+  /** The slowest n masks' median, and the median of their exact walks with warm caches (each walked once untimed first). */
+  walkAgain(n: number): MaskBenchRow['slowest'] {
+    const top = this.kept.slice(-Math.min(n, this.kept.length));
+    const timed: number[] = [], walked: number[] = [];
+    for (const x of top) {
+      x.m.restore(x.snap);
+      x.m.exactMask();
+      const s = performance.now();
+      x.m.exactMask();
+      walked.push((performance.now() - s) * 1000);
+      timed.push(x.us);
+    }
+    return { masks: top.length, maskUs: pct(timed).p50, warmWalkUs: pct(walked).p50 };
+  }
 }
 
 export const benchMaskCommand: Command = {
@@ -323,7 +371,9 @@ Teacher-forces real files through the grammar matcher and times full masks and a
   row also gives the masks after the first third of the files and the memos' size at the end.
 Each row also counts the masks over 1 ms by how they were answered (exact memo, core memo, or a
 walk of the vocabulary trie) and what the parser state was in (a lexeme that may end, a pending
-scanner run such as a line's indentation, whitespace or a comment, a lexeme start…).`,
+scanner run such as a line's indentation, whitespace or a comment, a lexeme start…), and gives
+the slowest 1% of the masks' median next to an exact walk of the same states once every cache is
+warm (what the walk costs without building rows, lexer states and vocabulary tables first).`,
   async run(argv) {
     let values: { language?: string[]; tokenizer?: string[]; masks?: string; files?: string; json?: boolean; mode?: string };
     try {
@@ -346,6 +396,7 @@ scanner run such as a line's indentation, whitespace or a comment, a lexeme star
       console.log(`${r.language.padEnd(11)} ${r.vocabulary.padEnd(8)} ${String(r.vocabSize).padEnd(7)} ${String(r.tokens).padStart(6)} ${String(r.rejected).padStart(3)}  ${`${r.maskUs.p50}/${r.maskUs.p99}/${r.maskUs.max}`.padEnd(24)} ${String(r.over1msShare).padEnd(10)} ${`${r.allowsUs.p50}/${r.allowsUs.p99}/${r.allowsUs.max}`.padEnd(22)} ${String(r.allowedFraction).padEnd(8)} ${String(r.memoHitRate).padEnd(10)} ${String(r.coreHitRate).padEnd(10)} ${String(r.compileMs).padEnd(11)} ${r.cachedLoadMs}`);
       for (const b of r.byFile) console.log(`  ${b.file.padEnd(46)} mask µs ${b.maskUs.p50}/${b.maskUs.p99}/${b.maskUs.max} (${b.maskUs.n})`);
       if (r.warm) console.log(`  ${r.files} files; from file ${r.warm.fromFile} on: mask µs ${r.warm.maskUs.p50}/${r.warm.maskUs.p99}/${r.warm.maskUs.max} (${r.warm.masks}), over 1 ms ${r.warm.over1msShare}; memos at the end ${r.memoMiB} MiB`);
+      if (r.slowest) console.log(`  slowest 1%: ${r.slowest.masks} masks, median ${r.slowest.maskUs} µs as timed, ${r.slowest.warmWalkUs} µs walked again with every cache warm`);
       const slow = r.byKind.filter((k) => k.over1ms > 0);
       if (slow.length) console.log(`  over 1 ms by answer and state: ${slow.map((k) => `${k.answer} ${k.state} ${k.over1ms}/${k.masks}`).join(', ')}`);
     }
