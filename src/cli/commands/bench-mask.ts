@@ -251,8 +251,9 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
       }
       const perFile = Math.ceil(budget / Math.max(1, list.length));
       const byFile: MaskBenchRow['byFile'] = [];
-      // the slowest masks so far with their states (at least the slowest 1% by the end)
-      const slowest = new SlowestMasks();
+      // the slowest masks so far with their states (at least the slowest 1% by the end; a
+      // session's slowest 1% is over a thousand masks: left out)
+      const slowest = session ? null : new SlowestMasks();
       settleHeap();
       for (const [fi, f] of list.entries()) {
         const first = maskUs.length;
@@ -271,7 +272,7 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
             const mask = m.computeMask();
             const us = (performance.now() - s) * 1000;
             maskUs.push(us);
-            if (!session) slowest.offer(us, m);
+            slowest?.offer(us, m);
             memoHits += m.stats.maskHits - hits0;
             coreHits += m.stats.coreHits - core0;
             // (classified after the timing: the state is the one the mask was computed for)
@@ -302,12 +303,11 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
         compileMs: Math.round(compileMs), cachedLoadMs: Math.round(cachedLoadMs * 10) / 10, byFile,
         byKind: [...kinds.values()].sort((a, b) => b.over1ms - a.over1ms || b.masks - a.masks),
       });
-      // (a session's slowest 1% is over a thousand masks: left out)
-      if (!session) rows[rows.length - 1]!.slowest = slowest.walkAgain(Math.ceil(maskUs.length / 100));
-      if (session) {
+      const row = rows[rows.length - 1]!;
+      if (slowest) row.slowest = slowest.walkAgain(Math.ceil(maskUs.length / 100));
+      else {
         const warm = warmFirst >= 0 ? maskUs.slice(warmFirst) : [];
         const rt = runtimeOf(grammar);
-        const row = rows[rows.length - 1]!;
         row.warm = { fromFile: warmFrom + 1, masks: warm.length, maskUs: pct(warm), over1msShare: share1ms(warm) };
         row.memoMiB = Math.round(((rt.exactMemo.size + rt.coreMemo.size + rt.subCoreMemo.size) * 4 / 2 ** 20) * 10) / 10;
         // (the per-file list of a long session is left out: the row says it)
@@ -366,7 +366,7 @@ Teacher-forces real files through the grammar matcher and times full masks and a
 --mode spread: at N tokens spread over the files, nothing asked in between (cold caches, the
   worst case);
 --mode session: as whole, over --files N (default ${SESSION_FILES}) other real files per language one
-  after another, the first 12 kB of each, in one grammar runtime as a long editing session asks
+  after another, the first ${SESSION_FILE_BYTES / 1000} kB of each, in one grammar runtime as a long editing session asks
   for masks (Python's standard library, node_modules' JavaScript and TypeScript sources); the
   row also gives the masks after the first third of the files and the memos' size at the end.
 Each row also counts the masks over 1 ms by how they were answered (exact memo, core memo, or a
