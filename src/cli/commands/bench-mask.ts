@@ -98,10 +98,36 @@ export interface MaskBenchRow {
    * apart from building those caches the first time and keeping the memos. Not in session mode.
    */
   slowest?: { masks: number; maskUs: number; warmWalkUs: number };
+  /**
+   * Parser rows (Earley sets) each mask built, met for the first time (rows are hash-consed:
+   * one built before is found, with everything cached on it), and what a mask costs per row it
+   * builds: the median of time over rows among the masks that built at least ROWS_MANY.
+   * `over1msMany`: of the masks over 1 ms, the share that built at least ROWS_MANY — how much of
+   * the slow tail is the cost of new rows (each brings lexeme ends, scans and walks no memo
+   * holds yet).
+   */
+  rowsBuilt: { perMask: Percentiles; usPerRow: number | null; over1msMany: number | null };
   /** Session mode: the masks after the first third of the files (the memos have met code by then). */
   warm?: { fromFile: number; masks: number; maskUs: Percentiles; over1msShare: number };
   /** Session mode: the grammar runtime's mask memos at the end, in MiB (exact, core and subtree memos). */
   memoMiB?: number;
+}
+
+/** Rows built by a mask from which MaskBenchRow.rowsBuilt counts it as building many. */
+const ROWS_MANY = 10;
+
+/** MaskBenchRow.rowsBuilt of masks that took `us` each and built `built` parser rows each. */
+function rowsBuiltOf(us: number[], built: number[]): MaskBenchRow['rowsBuilt'] {
+  const perRow: number[] = [];
+  let slow = 0, slowMany = 0;
+  for (let i = 0; i < us.length; i++) {
+    if (built[i]! >= ROWS_MANY) perRow.push(us[i]! / built[i]!);
+    if (us[i]! > 1000) { slow++; if (built[i]! >= ROWS_MANY) slowMany++; }
+  }
+  return {
+    perMask: pct(built), usPerRow: perRow.length ? pct(perRow).p50 : null,
+    over1msMany: slow ? Math.round((slowMany / slow) * 1000) / 1000 : null,
+  };
 }
 
 /** Masks answered one way from states of one kind (see MaskBenchRow.byKind), and how many of them took over 1 ms. */
@@ -238,7 +264,8 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
       t0 = performance.now();
       runtimeOf(loadGrammar(language)); // cached compiled grammar + the runtime tables a matcher needs
       const cachedLoadMs = performance.now() - t0;
-      const maskUs: number[] = [], allowsUs: number[] = [];
+      const maskUs: number[] = [], allowsUs: number[] = [], rowsBuilt: number[] = [];
+      const interned = runtimeOf(grammar).tables.rows;
       let tokens = 0, rejected = 0, allowedSum = 0, memoHits = 0, coreHits = 0;
       const kinds = new Map<string, MaskKindRow>();
       const list = files ? files[language] ?? [] : sessionBenchFiles(language, opts.sessionFiles ?? SESSION_FILES);
@@ -268,10 +295,11 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
           const id = ids[i];
           if (i >= from && i < to && i % every === 0) {
             let s = performance.now();
-            const hits0 = m.stats.maskHits, core0 = m.stats.coreHits;
+            const hits0 = m.stats.maskHits, core0 = m.stats.coreHits, built0 = interned.misses;
             const mask = m.computeMask();
             const us = (performance.now() - s) * 1000;
             maskUs.push(us);
+            rowsBuilt.push(interned.misses - built0);
             slowest?.offer(us, m);
             memoHits += m.stats.maskHits - hits0;
             coreHits += m.stats.coreHits - core0;
@@ -302,6 +330,7 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
         coreHitRate: Math.round((coreHits / Math.max(1, maskUs.length)) * 1000) / 1000,
         compileMs: Math.round(compileMs), cachedLoadMs: Math.round(cachedLoadMs * 10) / 10, byFile,
         byKind: [...kinds.values()].sort((a, b) => b.over1ms - a.over1ms || b.masks - a.masks),
+        rowsBuilt: rowsBuiltOf(maskUs, rowsBuilt),
       });
       const row = rows[rows.length - 1]!;
       if (slowest) row.slowest = slowest.walkAgain(Math.ceil(maskUs.length / 100));
@@ -373,7 +402,8 @@ Each row also counts the masks over 1 ms by how they were answered (exact memo, 
 walk of the vocabulary trie) and what the parser state was in (a lexeme that may end, a pending
 scanner run such as a line's indentation, whitespace or a comment, a lexeme start…), and gives
 the slowest 1% of the masks' median next to an exact walk of the same states once every cache is
-warm (what the walk costs without building rows, lexer states and vocabulary tables first).`,
+warm (what the walk costs without building rows, lexer states and vocabulary tables first), and
+the parser rows each mask built (met for the first time) with what a mask costs per row built.`,
   async run(argv) {
     let values: { language?: string[]; tokenizer?: string[]; masks?: string; files?: string; json?: boolean; mode?: string };
     try {
@@ -396,6 +426,8 @@ warm (what the walk costs without building rows, lexer states and vocabulary tab
       console.log(`${r.language.padEnd(11)} ${r.vocabulary.padEnd(8)} ${String(r.vocabSize).padEnd(7)} ${String(r.tokens).padStart(6)} ${String(r.rejected).padStart(3)}  ${`${r.maskUs.p50}/${r.maskUs.p99}/${r.maskUs.max}`.padEnd(24)} ${String(r.over1msShare).padEnd(10)} ${`${r.allowsUs.p50}/${r.allowsUs.p99}/${r.allowsUs.max}`.padEnd(22)} ${String(r.allowedFraction).padEnd(8)} ${String(r.memoHitRate).padEnd(10)} ${String(r.coreHitRate).padEnd(10)} ${String(r.compileMs).padEnd(11)} ${r.cachedLoadMs}`);
       for (const b of r.byFile) console.log(`  ${b.file.padEnd(46)} mask µs ${b.maskUs.p50}/${b.maskUs.p99}/${b.maskUs.max} (${b.maskUs.n})`);
       if (r.warm) console.log(`  ${r.files} files; from file ${r.warm.fromFile} on: mask µs ${r.warm.maskUs.p50}/${r.warm.maskUs.p99}/${r.warm.maskUs.max} (${r.warm.masks}), over 1 ms ${r.warm.over1msShare}; memos at the end ${r.memoMiB} MiB`);
+      const rb = r.rowsBuilt;
+      console.log(`  parser rows built per mask p50/p99/max ${rb.perMask.p50}/${rb.perMask.p99}/${rb.perMask.max}; masks that built ${ROWS_MANY} or more: ${rb.usPerRow ?? '—'} µs per row (median), ${rb.over1msMany === null ? 'no mask over 1 ms' : `${Math.round(rb.over1msMany * 100)}% of the masks over 1 ms`}`);
       if (r.slowest) console.log(`  slowest 1%: ${r.slowest.masks} masks, median ${r.slowest.maskUs} µs as timed, ${r.slowest.warmWalkUs} µs walked again with every cache warm`);
       const slow = r.byKind.filter((k) => k.over1ms > 0);
       if (slow.length) console.log(`  over 1 ms by answer and state: ${slow.map((k) => `${k.answer} ${k.state} ${k.over1ms}/${k.masks}`).join(', ')}`);

@@ -119,8 +119,19 @@ describe('cli: bench mask (dist/cli.js)', function () {
   it('counts every timed mask once by how it was answered and what its state was in', () => {
     const r = run('bench', 'mask', '--language', 'json', '--tokenizer', 'tiny', '--mode', 'spread', '--masks', '20', '--json');
     assert.equal(r.code, 0, r.stderr);
-    const [row] = JSON.parse(r.stdout) as { maskUs: { n: number }; over1msShare: number; byKind: { answer: string; state: string; masks: number; over1ms: number }[] }[];
+    const [row] = JSON.parse(r.stdout) as {
+      maskUs: { n: number }; over1msShare: number; byKind: { answer: string; state: string; masks: number; over1ms: number }[];
+      rowsBuilt: { perMask: { n: number; p50: number; p99: number; max: number }; usPerRow: number | null; over1msMany: number | null };
+    }[];
     assert.ok(row.maskUs.n >= 20, `masks: ${row.maskUs.n}`);
+    // each mask counts the parser rows it built: the first, a walk from a file's start, builds some
+    const rb = row.rowsBuilt;
+    assert.equal(rb.perMask.n, row.maskUs.n);
+    assert.ok(rb.perMask.max >= 1 && rb.perMask.p50 <= rb.perMask.p99 && rb.perMask.p99 <= rb.perMask.max, JSON.stringify(rb));
+    // a cost per row only where some mask built ten or more; a slow share only where some mask took over 1 ms
+    assert.equal(rb.usPerRow === null, rb.perMask.max < 10, JSON.stringify(rb));
+    if (rb.usPerRow !== null) assert.ok(rb.usPerRow > 0, JSON.stringify(rb));
+    assert.equal(rb.over1msMany === null, row.over1msShare === 0 && row.byKind.every((k) => k.over1ms === 0), JSON.stringify(rb));
     assert.equal(row.byKind.reduce((n, k) => n + k.masks, 0), row.maskUs.n);
     assert.equal(row.byKind.reduce((n, k) => n + k.over1ms, 0), Math.round(row.over1msShare * row.maskUs.n));
     for (const k of row.byKind) {
