@@ -114,7 +114,7 @@ export interface MaskBenchRow {
 }
 
 /** Rows built by a mask from which MaskBenchRow.rowsBuilt counts it as building many. */
-const ROWS_MANY = 10;
+export const ROWS_MANY = 10;
 
 /** MaskBenchRow.rowsBuilt of masks that took `us` each and built `built` parser rows each. */
 function rowsBuiltOf(us: number[], built: number[]): MaskBenchRow['rowsBuilt'] {
