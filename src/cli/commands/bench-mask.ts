@@ -265,7 +265,8 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
       runtimeOf(loadGrammar(language)); // cached compiled grammar + the runtime tables a matcher needs
       const cachedLoadMs = performance.now() - t0;
       const maskUs: number[] = [], allowsUs: number[] = [], rowsBuilt: number[] = [];
-      const interned = runtimeOf(grammar).tables.rows;
+      const rt = runtimeOf(grammar);
+      const interned = rt.tables.rows;
       let tokens = 0, rejected = 0, allowedSum = 0, memoHits = 0, coreHits = 0;
       const kinds = new Map<string, MaskKindRow>();
       const list = files ? files[language] ?? [] : sessionBenchFiles(language, opts.sessionFiles ?? SESSION_FILES);
@@ -336,7 +337,6 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
       if (slowest) row.slowest = slowest.walkAgain(Math.ceil(maskUs.length / 100));
       else {
         const warm = warmFirst >= 0 ? maskUs.slice(warmFirst) : [];
-        const rt = runtimeOf(grammar);
         row.warm = { fromFile: warmFrom + 1, masks: warm.length, maskUs: pct(warm), over1msShare: share1ms(warm) };
         row.memoMiB = Math.round(((rt.exactMemo.size + rt.coreMemo.size + rt.subCoreMemo.size) * 4 / 2 ** 20) * 10) / 10;
         // (the per-file list of a long session is left out: the row says it)
