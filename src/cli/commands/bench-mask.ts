@@ -86,9 +86,11 @@ export interface MaskBenchRow {
   /** Mask times per file (one file can dominate: a minified bundle is a new parse state at nearly every token). */
   byFile: { file: string; maskUs: Percentiles }[];
   /**
-   * The masks by how they were answered (`exact` memo, `core` memo, or a `walk` of the trie) and
-   * what the state was in (see MaskStateKind), with how many took over a millisecond: where the
-   * slowest 1% comes from. Most over-1 ms count first.
+   * The masks by how they were answered (`exact` memo, `core` memo, `deeper`: the core memo with a
+   * replay that also filled a memo keyed by the rows behind (see GrammarMatcher.replayDeep), or a
+   * `walk` of the trie) and what the state was in (see MaskStateKind), with how many took over a
+   * millisecond and how many are among the slowest 1%: where the slow tail comes from. Most
+   * over-1 ms count first.
    */
   byKind: MaskKindRow[];
   /**
@@ -130,8 +132,17 @@ function rowsBuiltOf(us: number[], built: number[]): MaskBenchRow['rowsBuilt'] {
   };
 }
 
-/** Masks answered one way from states of one kind (see MaskBenchRow.byKind), and how many of them took over 1 ms. */
-export interface MaskKindRow { answer: 'exact' | 'core' | 'walk'; state: MaskStateKind; masks: number; over1ms: number }
+/**
+ * Masks answered one way from states of one kind (see MaskBenchRow.byKind), how many of them took
+ * over 1 ms, and how many are among the slowest 1% of the row's masks (the ⌈n / 100⌉ slowest).
+ */
+export interface MaskKindRow { answer: 'exact' | 'core' | 'deeper' | 'walk'; state: MaskStateKind; masks: number; over1ms: number; slowest1pct: number }
+
+/** Counts each kind's masks among the ⌈n / 100⌉ slowest of `us` (`kindOf[i]`: mask i's kind). */
+function countSlowest(us: readonly number[], kindOf: readonly MaskKindRow[]): void {
+  const order = us.map((_, i) => i).sort((a, b) => us[b]! - us[a]!);
+  for (let i = 0; i < Math.ceil(us.length / 100); i++) kindOf[order[i]!]!.slowest1pct++;
+}
 
 let collect: (() => void) | null | undefined;
 
@@ -269,6 +280,7 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
       const interned = rt.tables.rows;
       let tokens = 0, rejected = 0, allowedSum = 0, memoHits = 0, coreHits = 0;
       const kinds = new Map<string, MaskKindRow>();
+      const kindOf: MaskKindRow[] = [];
       const list = files ? files[language] ?? [] : sessionBenchFiles(language, opts.sessionFiles ?? SESSION_FILES);
       const warmFrom = session ? Math.floor(list.length / 3) : 0;
       let warmFirst = -1;
@@ -296,7 +308,7 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
           const id = ids[i];
           if (i >= from && i < to && i % every === 0) {
             let s = performance.now();
-            const hits0 = m.stats.maskHits, core0 = m.stats.coreHits, built0 = interned.misses;
+            const hits0 = m.stats.maskHits, core0 = m.stats.coreHits, deeper0 = m.stats.deepRecords, built0 = interned.misses;
             const mask = m.computeMask();
             const us = (performance.now() - s) * 1000;
             maskUs.push(us);
@@ -305,11 +317,12 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
             memoHits += m.stats.maskHits - hits0;
             coreHits += m.stats.coreHits - core0;
             // (classified after the timing: the state is the one the mask was computed for)
-            const answer = m.stats.maskHits > hits0 ? 'exact' : m.stats.coreHits > core0 ? 'core' : 'walk';
+            const answer = m.stats.maskHits > hits0 ? 'exact' : m.stats.coreHits > core0 ? (m.stats.deepRecords > deeper0 ? 'deeper' : 'core') : 'walk';
             const state = m.stateKind();
             let k = kinds.get(`${answer} ${state}`);
-            if (!k) kinds.set(`${answer} ${state}`, (k = { answer, state, masks: 0, over1ms: 0 }));
+            if (!k) kinds.set(`${answer} ${state}`, (k = { answer, state, masks: 0, over1ms: 0, slowest1pct: 0 }));
             k.masks++;
+            kindOf.push(k);
             if (us > 1000) k.over1ms++;
             let c = 0;
             for (let w = 0; w < mask.length; w++) c += popcount(mask[w]);
@@ -323,6 +336,7 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
         }
         byFile.push({ file: shortName(f), maskUs: pct(maskUs.slice(first)) });
       }
+      countSlowest(maskUs, kindOf);
       rows.push({
         language, vocabulary: tn, vocabSize: tokenizer.vocabSize, files: list.length, tokens, rejected,
         maskUs: pct(maskUs), over1msShare: share1ms(maskUs),
@@ -431,6 +445,8 @@ the parser rows each mask built (met for the first time) with what a mask costs 
       if (r.slowest) console.log(`  slowest 1%: ${r.slowest.masks} masks, median ${r.slowest.maskUs} µs as timed, ${r.slowest.warmWalkUs} µs walked again with every cache warm`);
       const slow = r.byKind.filter((k) => k.over1ms > 0);
       if (slow.length) console.log(`  over 1 ms by answer and state: ${slow.map((k) => `${k.answer} ${k.state} ${k.over1ms}/${k.masks}`).join(', ')}`);
+      const tail = r.byKind.filter((k) => k.slowest1pct > 0).sort((a, b) => b.slowest1pct - a.slowest1pct);
+      console.log(`  slowest 1% by answer and state: ${tail.map((k) => `${k.answer} ${k.state} ${k.slowest1pct}`).join(', ')}`);
     }
     return 0;
   },

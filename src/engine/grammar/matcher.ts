@@ -48,8 +48,8 @@ const DEEP_MIN_TAINT = 32;
  */
 export type MaskStateKind = 'lexeme-end' | 'extra' | 'inside-lexeme' | 'lexeme-start' | 'scanner-run' | 'fallback';
 
-/** Counters for benchmarks. */
-export interface MatcherStats { masks: number; maskHits: number; coreHits: number; deepHits: number; subCoreHits: number; groupHits: number; nodesVisited: number }
+/** Counters for benchmarks (`deepRecords`: core-memo replays that filled a deeper memo, see replayDeep). */
+export interface MatcherStats { masks: number; maskHits: number; coreHits: number; deepHits: number; deepRecords: number; subCoreHits: number; groupHits: number; nodesVisited: number }
 
 /**
  * Parser states after boundary nodes of one hub walk that depend on a few things only, with
@@ -102,7 +102,7 @@ export class GrammarMatcher implements Matcher {
   private state: State;
   private readonly rt: GrammarRuntime;
   private readonly trie: FlatTrie;
-  readonly stats: MatcherStats = { masks: 0, maskHits: 0, coreHits: 0, deepHits: 0, subCoreHits: 0, groupHits: 0, nodesVisited: 0 };
+  readonly stats: MatcherStats = { masks: 0, maskHits: 0, coreHits: 0, deepHits: 0, deepRecords: 0, subCoreHits: 0, groupHits: 0, nodesVisited: 0 };
 
   constructor(readonly grammar: CompiledGrammar, private readonly tokenizer: TokenizerLike) {
     this.rt = runtimeOf(grammar);
@@ -194,6 +194,7 @@ export class GrammarMatcher implements Matcher {
       // (the bits before, where the shallower memo's tainted nodes hold many tokens: see below)
       const keep = this.tokensUnder(shallower.taint) > mask.length;
       const before = keep ? mask.slice() : null;
+      this.stats.deepRecords++;
       const rec = this.recording(S, dk, () => this.replay(0, S, mask, shallower));
       // what the replay added (the tokens below the shallower memo's tainted nodes), outside the
       // nodes still tainted at this depth: collected from those nodes' ranges, or, where they

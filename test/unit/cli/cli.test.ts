@@ -120,7 +120,7 @@ describe('cli: bench mask (dist/cli.js)', function () {
     const r = run('bench', 'mask', '--language', 'json', '--tokenizer', 'tiny', '--mode', 'spread', '--masks', '20', '--json');
     assert.equal(r.code, 0, r.stderr);
     const [row] = JSON.parse(r.stdout) as {
-      maskUs: { n: number }; over1msShare: number; byKind: { answer: string; state: string; masks: number; over1ms: number }[];
+      maskUs: { n: number }; over1msShare: number; byKind: { answer: string; state: string; masks: number; over1ms: number; slowest1pct: number }[];
       rowsBuilt: { perMask: { n: number; p50: number; p99: number; max: number }; usPerRow: number | null; over1msMany: number | null };
     }[];
     assert.ok(row.maskUs.n >= 20, `masks: ${row.maskUs.n}`);
@@ -134,8 +134,11 @@ describe('cli: bench mask (dist/cli.js)', function () {
     assert.equal(rb.over1msMany === null, row.over1msShare === 0 && row.byKind.every((k) => k.over1ms === 0), JSON.stringify(rb));
     assert.equal(row.byKind.reduce((n, k) => n + k.masks, 0), row.maskUs.n);
     assert.equal(row.byKind.reduce((n, k) => n + k.over1ms, 0), Math.round(row.over1msShare * row.maskUs.n));
+    // the slowest 1% (rounded up) is counted once, by the kinds of those masks
+    assert.equal(row.byKind.reduce((n, k) => n + k.slowest1pct, 0), Math.ceil(row.maskUs.n / 100));
     for (const k of row.byKind) {
-      assert.ok(['exact', 'core', 'walk'].includes(k.answer), k.answer);
+      assert.ok(['exact', 'core', 'deeper', 'walk'].includes(k.answer), k.answer);
+      assert.ok(k.slowest1pct <= k.masks, JSON.stringify(k));
       assert.ok(['lexeme-end', 'extra', 'inside-lexeme', 'lexeme-start', 'scanner-run', 'fallback'].includes(k.state), k.state);
     }
     // the first mask of each language is a walk from the start of a file
