@@ -74,7 +74,7 @@ function masksSection(bench?: SuiteResult): ReportSection {
     columns: ['language', 'vocabulary', 'file', 'masks', 'mask p50 µs', 'p99', 'max'],
     rows: data.flatMap((r) => (r.byFile ?? []).map((b) => [r.language, r.vocabulary, b.file, b.maskUs.n, b.maskUs.p50, b.maskUs.p99, b.maskUs.max])),
   };
-  // Where the masks over 1 ms come from (benchmarks before this field have none).
+  // Where the masks over 1 ms and the slowest 1% come from (benchmarks before these fields have none).
   const kinds: ReportTable = {
     columns: ['language', 'vocabulary', 'answered by', 'state', 'masks', 'over 1 ms', 'share of the row\'s masks over 1 ms', 'among the slowest 1%'],
     rows: data.flatMap((r) => {
