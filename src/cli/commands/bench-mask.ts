@@ -138,10 +138,13 @@ function rowsBuiltOf(us: number[], built: number[]): MaskBenchRow['rowsBuilt'] {
  */
 export interface MaskKindRow { answer: 'exact' | 'core' | 'deeper' | 'walk'; state: MaskStateKind; masks: number; over1ms: number; slowest1pct: number }
 
-/** Counts each kind's masks among the ⌈n / 100⌉ slowest of `us` (`kindOf[i]`: mask i's kind). */
+/** How many masks of n are "the slowest 1%" (MaskKindRow.slowest1pct, MaskBenchRow.slowest). */
+function slowestCount(n: number): number { return Math.ceil(n / 100); }
+
+/** Counts each kind's masks among the slowest 1% of `us` (`kindOf[i]`: mask i's kind). */
 function countSlowest(us: readonly number[], kindOf: readonly MaskKindRow[]): void {
   const order = us.map((_, i) => i).sort((a, b) => us[b]! - us[a]!);
-  for (let i = 0; i < Math.ceil(us.length / 100); i++) kindOf[order[i]!]!.slowest1pct++;
+  for (let i = 0, n = slowestCount(us.length); i < n; i++) kindOf[order[i]!]!.slowest1pct++;
 }
 
 let collect: (() => void) | null | undefined;
@@ -348,7 +351,7 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
         rowsBuilt: rowsBuiltOf(maskUs, rowsBuilt),
       });
       const row = rows[rows.length - 1]!;
-      if (slowest) row.slowest = slowest.walkAgain(Math.ceil(maskUs.length / 100));
+      if (slowest) row.slowest = slowest.walkAgain(slowestCount(maskUs.length));
       else {
         const warm = warmFirst >= 0 ? maskUs.slice(warmFirst) : [];
         row.warm = { fromFile: warmFrom + 1, masks: warm.length, maskUs: pct(warm), over1msShare: share1ms(warm) };
@@ -412,11 +415,12 @@ Teacher-forces real files through the grammar matcher and times full masks and a
   after another, the first ${SESSION_FILE_BYTES / 1000} kB of each, in one grammar runtime as a long editing session asks
   for masks (Python's standard library, node_modules' JavaScript and TypeScript sources); the
   row also gives the masks after the first third of the files and the memos' size at the end.
-Each row also counts the masks over 1 ms by how they were answered (exact memo, core memo, or a
-walk of the vocabulary trie) and what the parser state was in (a lexeme that may end, a pending
-scanner run such as a line's indentation, whitespace or a comment, a lexeme start…), and gives
-the slowest 1% of the masks' median next to an exact walk of the same states once every cache is
-warm (what the walk costs without building rows, lexer states and vocabulary tables first), and
+Each row also counts the masks over 1 ms and those among the slowest 1% by how they were answered
+(exact memo, core memo, the core memo with a replay that also filled a memo keyed by the rows
+behind, or a walk of the vocabulary trie) and what the parser state was in (a lexeme that may end,
+a pending scanner run such as a line's indentation, whitespace or a comment, a lexeme start…), and
+gives the slowest 1% of the masks' median next to an exact walk of the same states once every cache
+is warm (what the walk costs without building rows, lexer states and vocabulary tables first), and
 the parser rows each mask built (met for the first time) with what a mask costs per row built.`,
   async run(argv) {
     let values: { language?: string[]; tokenizer?: string[]; masks?: string; files?: string; json?: boolean; mode?: string };
