@@ -109,6 +109,13 @@ export interface MaskBenchRow {
    * holds yet).
    */
   rowsBuilt: { perMask: Percentiles; usPerRow: number | null; over1msMany: number | null };
+  /**
+   * Vocabulary-trie nodes each mask stepped (MatcherStats.nodesVisited: the nodes a walk or a
+   * replay took a byte at; a cached table of a subtree counts none), what a mask costs per node
+   * among the masks that stepped at least NODES_MANY, and the median nodes of the slowest 1%.
+   * The p99 of nodes over 1 ms is what a node may cost for a 1 ms p99 at that many.
+   */
+  nodesStepped: { perMask: Percentiles; usPerNode: number | null; slowestMedian: number };
   /** Session mode: the masks after the first third of the files (the memos have met code by then). */
   warm?: { fromFile: number; masks: number; maskUs: Percentiles; over1msShare: number };
   /** Session mode: the grammar runtime's mask memos at the end, in MiB (exact, core and subtree memos). */
@@ -130,6 +137,17 @@ function rowsBuiltOf(us: number[], built: number[]): MaskBenchRow['rowsBuilt'] {
     perMask: pct(built), usPerRow: perRow.length ? pct(perRow).p50 : null,
     over1msMany: slow ? Math.round((slowMany / slow) * 1000) / 1000 : null,
   };
+}
+
+/** Trie nodes stepped by a mask from which MaskBenchRow.nodesStepped counts its cost per node. */
+export const NODES_MANY = 100;
+
+/** MaskBenchRow.nodesStepped of masks that took `us` each and stepped `nodes` trie nodes each. */
+function nodesSteppedOf(us: number[], nodes: number[]): MaskBenchRow['nodesStepped'] {
+  const perNode: number[] = [];
+  for (let i = 0; i < us.length; i++) if (nodes[i]! >= NODES_MANY) perNode.push(us[i]! / nodes[i]!);
+  const slowest = us.map((_, i) => i).sort((a, b) => us[b]! - us[a]!).slice(0, slowestCount(us.length));
+  return { perMask: pct(nodes), usPerNode: perNode.length ? pct(perNode).p50 : null, slowestMedian: pct(slowest.map((i) => nodes[i]!)).p50 };
 }
 
 /**
@@ -278,7 +296,7 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
       t0 = performance.now();
       runtimeOf(loadGrammar(language)); // cached compiled grammar + the runtime tables a matcher needs
       const cachedLoadMs = performance.now() - t0;
-      const maskUs: number[] = [], allowsUs: number[] = [], rowsBuilt: number[] = [];
+      const maskUs: number[] = [], allowsUs: number[] = [], rowsBuilt: number[] = [], nodesStepped: number[] = [];
       const rt = runtimeOf(grammar);
       const interned = rt.tables.rows;
       let tokens = 0, rejected = 0, allowedSum = 0, memoHits = 0, coreHits = 0;
@@ -311,11 +329,12 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
           const id = ids[i];
           if (i >= from && i < to && i % every === 0) {
             let s = performance.now();
-            const hits0 = m.stats.maskHits, core0 = m.stats.coreHits, deeper0 = m.stats.deepRecords, built0 = interned.misses;
+            const hits0 = m.stats.maskHits, core0 = m.stats.coreHits, deeper0 = m.stats.deepRecords, built0 = interned.misses, nodes0 = m.stats.nodesVisited;
             const mask = m.computeMask();
             const us = (performance.now() - s) * 1000;
             maskUs.push(us);
             rowsBuilt.push(interned.misses - built0);
+            nodesStepped.push(m.stats.nodesVisited - nodes0);
             slowest?.offer(us, m);
             memoHits += m.stats.maskHits - hits0;
             coreHits += m.stats.coreHits - core0;
@@ -348,7 +367,7 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
         coreHitRate: Math.round((coreHits / Math.max(1, maskUs.length)) * 1000) / 1000,
         compileMs: Math.round(compileMs), cachedLoadMs: Math.round(cachedLoadMs * 10) / 10, byFile,
         byKind: [...kinds.values()].sort((a, b) => b.over1ms - a.over1ms || b.masks - a.masks),
-        rowsBuilt: rowsBuiltOf(maskUs, rowsBuilt),
+        rowsBuilt: rowsBuiltOf(maskUs, rowsBuilt), nodesStepped: nodesSteppedOf(maskUs, nodesStepped),
       });
       const row = rows[rows.length - 1]!;
       if (slowest) row.slowest = slowest.walkAgain(slowestCount(maskUs.length));
@@ -421,7 +440,8 @@ behind, or a walk of the vocabulary trie) and what the parser state was in (a le
 a pending scanner run such as a line's indentation, whitespace or a comment, a lexeme start…), and
 gives the slowest 1% of the masks' median next to an exact walk of the same states once every cache
 is warm (what the walk costs without building rows, lexer states and vocabulary tables first), and
-the parser rows each mask built (met for the first time) with what a mask costs per row built.`,
+the parser rows each mask built (met for the first time) with what a mask costs per row built,
+and the vocabulary-trie nodes each mask stepped with what a mask costs per node.`,
   async run(argv) {
     let values: { language?: string[]; tokenizer?: string[]; masks?: string; files?: string; json?: boolean; mode?: string };
     try {
@@ -446,6 +466,8 @@ the parser rows each mask built (met for the first time) with what a mask costs 
       if (r.warm) console.log(`  ${r.files} files; from file ${r.warm.fromFile} on: mask µs ${r.warm.maskUs.p50}/${r.warm.maskUs.p99}/${r.warm.maskUs.max} (${r.warm.masks}), over 1 ms ${r.warm.over1msShare}; memos at the end ${r.memoMiB} MiB`);
       const rb = r.rowsBuilt;
       console.log(`  parser rows built per mask p50/p99/max ${rb.perMask.p50}/${rb.perMask.p99}/${rb.perMask.max}; masks that built ${ROWS_MANY} or more: ${rb.usPerRow ?? '—'} µs per row (median), ${rb.over1msMany === null ? 'no mask over 1 ms' : `${Math.round(rb.over1msMany * 100)}% of the masks over 1 ms`}`);
+      const ns = r.nodesStepped;
+      console.log(`  trie nodes stepped per mask p50/p99/max ${ns.perMask.p50}/${ns.perMask.p99}/${ns.perMask.max}, slowest 1% median ${ns.slowestMedian}; masks that stepped ${NODES_MANY} or more: ${ns.usPerNode ?? '—'} µs per node (median)${ns.perMask.p99 > 0 ? `; a 1 ms p99 at ${ns.perMask.p99} nodes allows ${Math.round((1000 / ns.perMask.p99) * 1000) / 1000} µs per node` : ''}`);
       if (r.slowest) console.log(`  slowest 1%: ${r.slowest.masks} masks, median ${r.slowest.maskUs} µs as timed, ${r.slowest.warmWalkUs} µs walked again with every cache warm`);
       const slow = r.byKind.filter((k) => k.over1ms > 0);
       if (slow.length) console.log(`  over 1 ms by answer and state: ${slow.map((k) => `${k.answer} ${k.state} ${k.over1ms}/${k.masks}`).join(', ')}`);

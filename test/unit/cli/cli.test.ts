@@ -122,6 +122,7 @@ describe('cli: bench mask (dist/cli.js)', function () {
     const [row] = JSON.parse(r.stdout) as {
       maskUs: { n: number }; over1msShare: number; byKind: { answer: string; state: string; masks: number; over1ms: number; slowest1pct: number }[];
       rowsBuilt: { perMask: { n: number; p50: number; p99: number; max: number }; usPerRow: number | null; over1msMany: number | null };
+      nodesStepped: { perMask: { n: number; p50: number; p99: number; max: number }; usPerNode: number | null; slowestMedian: number };
     }[];
     assert.ok(row.maskUs.n >= 20, `masks: ${row.maskUs.n}`);
     // each mask counts the parser rows it built: the first, a walk from a file's start, builds some
@@ -132,6 +133,13 @@ describe('cli: bench mask (dist/cli.js)', function () {
     assert.equal(rb.usPerRow === null, rb.perMask.max < 10, JSON.stringify(rb));
     if (rb.usPerRow !== null) assert.ok(rb.usPerRow > 0, JSON.stringify(rb));
     assert.equal(rb.over1msMany === null, row.over1msShare === 0 && row.byKind.every((k) => k.over1ms === 0), JSON.stringify(rb));
+    // and the trie nodes it stepped: the first walk steps some; a cost per node only where some mask stepped a hundred
+    const ns = row.nodesStepped;
+    assert.equal(ns.perMask.n, row.maskUs.n);
+    assert.ok(ns.perMask.max >= 1 && ns.perMask.p50 <= ns.perMask.p99 && ns.perMask.p99 <= ns.perMask.max, JSON.stringify(ns));
+    assert.equal(ns.usPerNode === null, ns.perMask.max < 100, JSON.stringify(ns));
+    if (ns.usPerNode !== null) assert.ok(ns.usPerNode > 0, JSON.stringify(ns));
+    assert.ok(ns.slowestMedian <= ns.perMask.max, JSON.stringify(ns));
     assert.equal(row.byKind.reduce((n, k) => n + k.masks, 0), row.maskUs.n);
     assert.equal(row.byKind.reduce((n, k) => n + k.over1ms, 0), Math.round(row.over1msShare * row.maskUs.n));
     // the slowest 1% (rounded up) is counted once, by the kinds of those masks
