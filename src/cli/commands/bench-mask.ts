@@ -113,7 +113,7 @@ export interface MaskBenchRow {
    * Vocabulary-trie nodes each mask stepped (MatcherStats.nodesVisited: the nodes a walk or a
    * replay took a byte at; a cached table of a subtree counts none), what a mask costs per node
    * among the masks that stepped at least NODES_MANY, and the median nodes of the slowest 1%.
-   * The p99 of nodes over 1 ms is what a node may cost for a 1 ms p99 at that many.
+   * 1 ms over the p99 of nodes is what a node may cost for a 1 ms p99 at that many.
    */
   nodesStepped: { perMask: Percentiles; usPerNode: number | null; slowestMedian: number };
   /** Session mode: the masks after the first third of the files (the memos have met code by then). */
