@@ -56,6 +56,11 @@ export interface CompletionOptions extends SamplingOptions {
   maxBlankLines: number;
   /** Cap on identical consecutive non-blank lines (loop guard). */
   maxRepeatedLines: number;
+  /**
+   * Cap on consecutive copies of one stretch of a line (`.path.path.path`; loop guard): past it
+   * the completion keeps the first copy. 0 turns the guard off.
+   */
+  maxRepeatsInLine: number;
 }
 
 export const DEFAULT_OPTIONS: CompletionOptions = {
@@ -72,6 +77,7 @@ export const DEFAULT_OPTIONS: CompletionOptions = {
   contextTokens: 1024,
   maxBlankLines: 2,
   maxRepeatedLines: 2,
+  maxRepeatsInLine: 3,
 };
 
 export interface CompletionRequest {

@@ -126,6 +126,7 @@ function checkOptions(o: CompletionOptions): void {
   if (!['off', 'mask', 'aligned'].includes(o.grammar)) bad(`grammar must be off, mask or aligned (got ${o.grammar})`);
   if (!['off', 'token', 'exact'].includes(o.healing)) bad(`healing must be off, token or exact (got ${o.healing})`);
   if (!Array.isArray(o.stop) || o.stop.some((s) => typeof s !== 'string')) bad('stop must be a list of strings');
+  if (!Number.isInteger(o.maxRepeatsInLine) || o.maxRepeatsInLine < 0) bad(`maxRepeatsInLine must be an integer ≥ 0, 0 for no limit (got ${o.maxRepeatsInLine})`);
   for (const [k, v] of Object.entries(o.attributes ?? {})) if (!Number.isFinite(v)) bad(`attribute weight ${k} must be a number (got ${v})`);
 }
 

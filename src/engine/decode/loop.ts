@@ -8,12 +8,13 @@ import type { SamplingOptions, StopReason, SuffixCheck } from '../api';
 import type { KvCache, LanguageModel, StepContext, TokenizerLike } from '../interfaces';
 import type { DecodeHooks, EndRepair, Rng, SelectContext, StopCheck, TokenSelector } from './hooks';
 import { samplingTools } from './sampler';
-import { lineLoopGuard, stopStringCheck } from './stops';
+import { lineLoopGuard, repeatLoopGuard, stopStringCheck } from './stops';
 
 export interface DecodeParams extends SamplingOptions {
   /** Loop guards (CompletionOptions); omit to disable. */
   maxBlankLines?: number;
   maxRepeatedLines?: number;
+  maxRepeatsInLine?: number;
 }
 
 export interface DecodeInput {
@@ -127,6 +128,8 @@ export async function decode(input: DecodeInput): Promise<DecodeOutput> {
   if (stopStrings) stopChecks.push(stopStrings);
   const guard = lineLoopGuard(params.maxBlankLines ?? -1, params.maxRepeatedLines ?? 0);
   if (guard) stopChecks.push(guard);
+  const repeats = repeatLoopGuard(params.maxRepeatsInLine ?? 0);
+  if (repeats) stopChecks.push(repeats);
   stopChecks.push(...(hooks.stopChecks ?? []));
 
   const tokens: number[] = [];
@@ -158,6 +161,13 @@ export async function decode(input: DecodeInput): Promise<DecodeOutput> {
       // Forced tokens re-spell the user's text: stop rules see them (their state advances) but
       // cannot end the completion inside them.
       if (!grace) for (const c of stopChecks) c.check(bytes, tokens);
+      // In grace only the repeat guard (it keeps no state across the rollback): a model that
+      // loops again is cut at the loop's first copy, where the end is repaired.
+      const hit = grace && repeats ? repeats.check(bytes, tokens) : null;
+      if (hit) {
+        keepBytes = hit.keepBytes ?? -1;
+        return grace;
+      }
       return grace && tokens.length >= limit ? grace : null;
     }
     for (const c of stopChecks) {

@@ -1,6 +1,7 @@
 // Built-in stop rules of the decode loop: user stop strings (matched on bytes, the completion is
-// cut before the match) and the line loop guards (runs of blank lines, identical lines) that
-// keep small models from padding a completion with always-legal text (algorithms.md §6).
+// cut before the match) and the loop guards (runs of blank lines, identical lines, one stretch of
+// a line repeated) that keep small models from padding a completion with always-legal text
+// (algorithms.md §6).
 import type { StopCheck } from './hooks';
 
 function indexOf(hay: Uint8Array, needle: Uint8Array, from: number): number {
@@ -96,6 +97,48 @@ export function lineLoopGuard(maxBlankLines: number, maxRepeatedLines: number): 
         }
       }
       scanned = bytes.length;
+      return null;
+    },
+  };
+}
+
+/** Whether bytes [start, end) may be the repeat guard's stretch: no line break, not only whitespace, two distinct bytes. */
+function isCycle(bytes: Uint8Array, start: number, end: number): boolean {
+  let distinct = false;
+  let text = false;
+  for (let i = start; i < end; i++) {
+    const b = bytes[i]!;
+    if (b === 0x0a) return false;
+    if (b !== bytes[start]) distinct = true;
+    if (b !== 0x20 && b !== 0x09 && b !== 0x0d) text = true;
+  }
+  return distinct && text;
+}
+
+/** Longest stretch of a line that the repeat guard looks for, in bytes. */
+const REPEAT_MAX_PERIOD = 32;
+
+/**
+ * Stops with reason 'loop' when the completion ends in more than `maxRepeats` consecutive copies
+ * of one stretch of 2–32 bytes inside a line (`.path.path.path.path.path`, `, b, b, b, b, b`),
+ * keeping the text up to the end of the first copy: small models fall into such cycles where the
+ * grammar lets every copy through. A stretch that is one byte over and over (`----`, `0000`,
+ * indentation), only whitespace, or holds a line break (the line guard's) never counts. Only the
+ * completion's bytes count; a maxRepeats < 1 disables the guard.
+ */
+export function repeatLoopGuard(maxRepeats: number): StopCheck | null {
+  if (!(maxRepeats >= 1) || !Number.isFinite(maxRepeats)) return null;
+  return {
+    name: 'repeat-loop-guard',
+    check(bytes) {
+      const n = bytes.length;
+      // a period-p tail: every byte of it equals the byte p later, so any p bytes of it are a copy
+      for (let p = 2; p <= REPEAT_MAX_PERIOD && p * (maxRepeats + 1) <= n; p++) {
+        let start = n - p;
+        while (start > 0 && bytes[start - 1] === bytes[start - 1 + p]) start--;
+        if (Math.floor((n - start) / p) <= maxRepeats) continue;
+        if (isCycle(bytes, start, start + p)) return { reason: 'loop', keepBytes: start + p };
+      }
       return null;
     },
   };

@@ -40,7 +40,7 @@ describe('Engine + decode loop (real model)', function () {
   }
 
   it('greedy decoding equals argmax over fresh full forward passes (FIM layout)', async () => {
-    const r = await engine.complete(req({ temperature: 0, maxTokens: 12, maxBlankLines: 1e9, maxRepeatedLines: 1e9, layout: 'fim' }));
+    const r = await engine.complete(req({ temperature: 0, maxTokens: 12, maxBlankLines: 1e9, maxRepeatedLines: 1e9, maxRepeatsInLine: 0, layout: 'fim' }));
     const m = engine.model;
     const prompt = buildPrompt(
       { tokenizer: m.tokenizer, fim: m.fim, order: m.fimOrder },
@@ -58,7 +58,7 @@ describe('Engine + decode loop (real model)', function () {
   it('the default layout is the model card\'s: a plain prompt after end-of-text, greedy = argmax, end-of-text ends the file', async () => {
     const m = engine.model;
     assert.equal(m.promptLayout, 'plain');
-    const r = await engine.complete(req({ temperature: 0, maxTokens: 12, maxBlankLines: 1e9, maxRepeatedLines: 1e9 }));
+    const r = await engine.complete(req({ temperature: 0, maxTokens: 12, maxBlankLines: 1e9, maxRepeatedLines: 1e9, maxRepeatsInLine: 0 }));
     const eos = m.eosIds[0]!;
     const ids = [eos, ...m.tokenizer.encodeBytes(new TextEncoder().encode(PREFIX))];
     assert.equal(r.stats.promptTokens, ids.length);
@@ -115,6 +115,21 @@ describe('Engine + decode loop (real model)', function () {
       break;
     }
     assert.ok(found, 'some prompt produced at least 6 characters');
+  });
+
+  it('a completion that cycles inside a line is cut at the cycle\'s first copy and its end repaired by the grammar', async () => {
+    // The tiny model writes `total, b, b, b, …` here until max tokens.
+    const js = (options: Record<string, unknown>) => ({
+      prefix: 'const xs = [1, 2, 3];\nconst total = xs.reduce((a, b) => a + b, 0);\nconsole.log(tot', suffix: '\n', languageId: 'javascript',
+      options: { grammar: 'mask' as const, temperature: 0, maxTokens: 48, ...options },
+    });
+    const off = await engine.complete(js({ maxRepeatsInLine: 0 }));
+    assert.match(off.text, /(, b){6}/, JSON.stringify(off.text));
+    const on = await engine.complete(js({}));
+    assert.equal(on.stopReason, 'loop');
+    assert.ok(!/(, b){2}/.test(on.text) && on.text.startsWith('total, b'), JSON.stringify(on.text));
+    assert.ok(on.stats.endRepair !== 'failed' && on.stats.endRepair !== 'stand-in', on.stats.endRepair);
+    await assert.rejects(engine.complete(js({ maxRepeatsInLine: -1 })), (e: unknown) => e instanceof TrellisError && e.code === 'bad_request' && /maxRepeatsInLine/.test(e.message));
   });
 
   it('an aborted signal returns the partial completion with stopReason aborted', async () => {
