@@ -372,8 +372,9 @@ export function preparePrefix(
   const next = nextLineIndent(suffix);
   const deeper = next !== null && next > indent;
   const pad = deeper ? ' '.repeat(Math.max(indent, next - 4)) : '';
-  // (`def f():` after a decorator, where no other statement may come.)
-  const header = deeper ? [`\n${pad}if 0:`, `\n${pad}def f():`, '():', '0:'] : [];
+  // (`def f():` after a decorator, where no other statement may come; a bracket opened on a new
+  // line, where the suffix goes on with a multi-line literal or call: `tokens = {` removed.)
+  const header = deeper ? [`\n${pad}if 0:`, `\n${pad}def f():`, '():', '0:', ...['{', '[', '('].map((b) => `\n${pad}_ = ${b}`)] : [];
   // A block body at the indentation the suffix continues with (a docstring under the cursor).
   const nextBody = opensBlock && deeper ? ['pass', '"""', "'''"].map((b) => `\n${' '.repeat(next)}${b}`) : [];
   const stand = [

@@ -60,6 +60,18 @@ describe('suffix-aware termination on real Python', function () {
     assert.equal(plan('class A:\n    def f(\n        self,\n        x: int = 1,', '\n        return x\n').check, 'full');
   });
 
+  it('keeps the full check where the removed text opened a bracket on a new line (a multi-line literal)', () => {
+    // The real middle is `\n\n    tokens = {`: the suffix goes on with the dict's entries, deeper.
+    const prefix = "class SwiftLexer(RegexLexer):\n    name = 'Swift'\n    aliases = ['swift']";
+    const suffix = "\n        'root': [\n            (r'\\n', Text),\n        ],\n    }\n\n\nx = 1\n";
+    const r = plan(prefix, suffix);
+    assert.equal(r.check, 'full');
+    // and an ending that opens a docstring the next lines stay inside is not accepted there
+    const m = r.p.matcher!;
+    assert.ok(m.consumeBytes(enc.encode('\n\n\nclass SingleLexer(Base):\n    """\n')));
+    assert.equal(suffixAccepted(m, r.p.plan), false);
+  });
+
   it('disables the grammar when the prefix itself is broken', () => {
     assert.equal(plan('def f(:\n    x = ', '\n').p.matcher, null);
   });
