@@ -142,11 +142,10 @@ function rowsBuiltOf(us: number[], built: number[]): MaskBenchRow['rowsBuilt'] {
 /** Trie nodes stepped by a mask from which MaskBenchRow.nodesStepped counts its cost per node. */
 export const NODES_MANY = 100;
 
-/** MaskBenchRow.nodesStepped of masks that took `us` each and stepped `nodes` trie nodes each. */
-function nodesSteppedOf(us: number[], nodes: number[]): MaskBenchRow['nodesStepped'] {
+/** MaskBenchRow.nodesStepped of masks that took `us` each and stepped `nodes` trie nodes each (`slowest`: see slowestIndices). */
+function nodesSteppedOf(us: number[], nodes: number[], slowest: readonly number[]): MaskBenchRow['nodesStepped'] {
   const perNode: number[] = [];
   for (let i = 0; i < us.length; i++) if (nodes[i]! >= NODES_MANY) perNode.push(us[i]! / nodes[i]!);
-  const slowest = us.map((_, i) => i).sort((a, b) => us[b]! - us[a]!).slice(0, slowestCount(us.length));
   return { perMask: pct(nodes), usPerNode: perNode.length ? pct(perNode).p50 : null, slowestMedian: pct(slowest.map((i) => nodes[i]!)).p50 };
 }
 
@@ -159,10 +158,14 @@ export interface MaskKindRow { answer: 'exact' | 'core' | 'deeper' | 'walk'; sta
 /** How many masks of n are "the slowest 1%" (MaskKindRow.slowest1pct, MaskBenchRow.slowest). */
 function slowestCount(n: number): number { return Math.ceil(n / 100); }
 
-/** Counts each kind's masks among the slowest 1% of `us` (`kindOf[i]`: mask i's kind). */
-function countSlowest(us: readonly number[], kindOf: readonly MaskKindRow[]): void {
-  const order = us.map((_, i) => i).sort((a, b) => us[b]! - us[a]!);
-  for (let i = 0, n = slowestCount(us.length); i < n; i++) kindOf[order[i]!]!.slowest1pct++;
+/** Indices of the slowest 1% of the masks timed `us`, slowest first. */
+function slowestIndices(us: readonly number[]): number[] {
+  return us.map((_, i) => i).sort((a, b) => us[b]! - us[a]!).slice(0, slowestCount(us.length));
+}
+
+/** Counts each kind's masks among the slowest 1% (`slowest`: their indices; `kindOf[i]`: mask i's kind). */
+function countSlowest(slowest: readonly number[], kindOf: readonly MaskKindRow[]): void {
+  for (const i of slowest) kindOf[i]!.slowest1pct++;
 }
 
 let collect: (() => void) | null | undefined;
@@ -358,7 +361,8 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
         }
         byFile.push({ file: shortName(f), maskUs: pct(maskUs.slice(first)) });
       }
-      countSlowest(maskUs, kindOf);
+      const slowestAt = slowestIndices(maskUs);
+      countSlowest(slowestAt, kindOf);
       rows.push({
         language, vocabulary: tn, vocabSize: tokenizer.vocabSize, files: list.length, tokens, rejected,
         maskUs: pct(maskUs), over1msShare: share1ms(maskUs),
@@ -367,7 +371,7 @@ export async function runMaskBench(opts: MaskBenchOptions = {}): Promise<MaskBen
         coreHitRate: Math.round((coreHits / Math.max(1, maskUs.length)) * 1000) / 1000,
         compileMs: Math.round(compileMs), cachedLoadMs: Math.round(cachedLoadMs * 10) / 10, byFile,
         byKind: [...kinds.values()].sort((a, b) => b.over1ms - a.over1ms || b.masks - a.masks),
-        rowsBuilt: rowsBuiltOf(maskUs, rowsBuilt), nodesStepped: nodesSteppedOf(maskUs, nodesStepped),
+        rowsBuilt: rowsBuiltOf(maskUs, rowsBuilt), nodesStepped: nodesSteppedOf(maskUs, nodesStepped, slowestAt),
       });
       const row = rows[rows.length - 1]!;
       if (slowest) row.slowest = slowest.walkAgain(slowestCount(maskUs.length));
